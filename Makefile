@@ -1,0 +1,46 @@
+# One command per job; each creates or updates .venv first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_OUT ?= out/demo
+
+.PHONY: install demo test sync-check docs lab clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/prx-nb spiral --out $(DEMO_OUT)
+	@echo "results: $(DEMO_OUT)/spiral.json  figure: $(DEMO_OUT)/spiral.png"
+
+# The library, README and notebooks must be exactly what the notebooks say they are.
+sync-check: install
+	$(BIN)/nbdev-export
+	$(BIN)/python tools/readme.py
+	@git diff --quiet -- prx_nb README.md && test -z "$$(git status --porcelain -- prx_nb README.md)" \
+	  || { git status --short -- prx_nb README.md; echo "nbdev-export or tools/readme.py changed files: the library or README is out of sync with nbs/"; exit 1; }
+	$(BIN)/nbdev-clean
+	@git diff --quiet -- nbs && test -z "$$(git status --porcelain -- nbs)" \
+	  || { git status --short -- nbs; echo "nbdev-clean changed notebooks: run nbdev-clean and commit"; exit 1; }
+
+test: sync-check
+	$(BIN)/nbdev-test --n-workers 2 --timing
+	$(BIN)/python -m pytest tests -q
+
+docs: install
+	$(BIN)/python tools/readme.py
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev-docs; fi
+	$(BIN)/python tools/build_docs.py --out _site
+	@echo "documentation: $$(pwd)/_site/index.html"
+
+lab: install
+	$(BIN)/jupyter lab nbs
+
+clean:
+	rm -rf _proc _docs _site out .pytest_cache

@@ -1,0 +1,40 @@
+"""Run chapters and store their outputs, so readers and the docs see figures without running anything.
+
+Uses nbdev's own test runner (the same skip flags as `nbdev-test`), with figures stored as plain PNG
+rather than execnb's default 2x "retina" images, which would double each notebook's size.
+
+python tools/save_outputs.py nbs/00_flow.ipynb [more notebooks ...]
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import nbdev.test
+from execnb.shell import CaptureShell
+from nbdev.config import get_config
+
+MAX_BYTES = 1_000_000
+
+
+def save_outputs(notebook: Path) -> tuple[bool, float]:
+    "Execute `notebook` (skipping flagged cells) and write its outputs back; returns (success, seconds)."
+    nbdev.test.CaptureShell = functools.partial(CaptureShell, mpl_format="png")
+    return nbdev.test.test_nb(notebook, skip_flags=get_config().tst_flags.split(), save=True)
+
+
+def main(paths: list[str]) -> int:
+    failed = False
+    for path in (Path(p).resolve() for p in paths):
+        ok, seconds = save_outputs(path)
+        size = path.stat().st_size
+        print(f"{path}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s, {size / 1e3:.0f} kB")
+        failed |= not ok or size > MAX_BYTES
+        if size > MAX_BYTES:
+            print(f"{path}: over {MAX_BYTES / 1e6:.0f} MB: shrink its figures or outputs", file=sys.stderr)
+    return int(failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
