@@ -133,7 +133,7 @@ def build(out: Path, process: bool = True, only: str | None = None) -> list[Path
         nb = nbformat.read(PROC / name, as_version=4)
         title, description = prepare(nb)
         prepared[name] = (nb, title or name, description)
-    pages = [(sec, Path(name).stem, prepared[name][1]) for sec, name in notebooks]
+    pages = [(sec, Path(name).stem, "Overview" if name == "index.ipynb" else prepared[name][1]) for sec, name in notebooks]
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(NBS / "styles.css", out / "styles.css")
     written = []

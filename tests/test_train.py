@@ -1,0 +1,221 @@
+"Trainer: config validation, CLI errors, exact resume after SIGTERM, guard rails, export."
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from prx_nb import train as T
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny" / "base.toml"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}   # tiny models: one thread is fastest and avoids oversubscription
+torch.set_num_threads(1)                        # the same in this process as in the subprocesses
+RUN = [sys.executable, "-c", "import sys; from prx_nb.train import train_cli; sys.exit(train_cli(sys.argv[1:]))"]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    "Run `prx-nb train ARGS` in this process; return (exit status, stderr)."
+    code = T.train_cli([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def read_log(out: Path) -> dict[int, dict]:
+    "Last logged record of each step (a resumed run appends)."
+    return {r["step"]: r for r in map(json.loads, (out / "train.jsonl").read_text().splitlines())}
+
+
+# -- configs -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").rglob("*.toml")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_config_file_is_valid(path):
+    cfg = T.load_config(path)
+    assert cfg.train.steps >= 1
+
+
+def test_rows_differ_from_baseline_by_one_change():
+    base = T.config_to_table(T.load_config(ROOT / "configs/prx-1.2b/baseline.toml"))
+    for row, (section, key, value) in {"short-captions": ("data", "captions", "short"),
+                                       "bf16-weights": ("train", "weights_dtype", "bfloat16"),
+                                       "x-pred-latent": ("flow", "prediction", "x")}.items():
+        table = T.config_to_table(T.load_config(ROOT / f"configs/prx-1.2b/{row}.toml"))
+        diff = {(s, k) for s in base if isinstance(base[s], dict) for k in base[s] if base[s][k] != table[s][k]}
+        assert diff == {(section, key), ("train", "out_dir")}, row
+        assert table[section][key] == value
+
+
+def test_baseline_matches_the_reference_settings():
+    cfg = T.load_config(ROOT / "configs/prx-1.2b/baseline.toml")
+    assert (cfg.optim.lr, cfg.optim.betas, cfg.optim.eps, cfg.optim.weight_decay, cfg.optim.grad_clip) == \
+        (1e-4, (0.9, 0.95), 1e-15, 0.0, 0.2)
+    assert (cfg.schedule.kind, cfg.schedule.warmup_steps, cfg.train.steps, cfg.train.batch_size) == ("constant", 1000, 100_000, 32)
+    assert (cfg.flow.uniform_fraction, cfg.flow.t_min, cfg.flow.t_max, cfg.flow.shift) == (0.1, 1e-3, 1.0, 1.0)
+    assert (cfg.text.caption_dropout, cfg.train.autocast, cfg.train.weights_dtype, cfg.train.compile) == (0.1, "bf16", "float32", True)
+    assert (cfg.eval.every, cfg.eval.n_samples, cfg.eval.steps, cfg.eval.guidance, cfg.eval.solver) == (10_000, 10_000, 50, 3.5, "euler")
+
+
+BAD = [
+    (["train.stepz=3"], "unknown key train.stepz"),
+    (["train.steps=ten"], "train.steps"),
+    (["train.steps=1.5"], "train.steps = 1.5: expected int"),
+    (["train.compile=1"], "train.compile = 1: expected bool"),
+    (["optim.betas=[0.9]"], "optim.betas"),
+    (["flow.prediction=z"], "flow.prediction = 'z'"),
+    (["train.steps=0"], "train.steps = 0: expected >= 1"),
+    (["text.caption_dropout=1.5"], "text.caption_dropout"),
+    (["optim.name=sgd"], "optim.name = 'sgd'"),
+    (["model.preset=huge"], "model.preset = 'huge'"),
+    (["model.num_heads=3"], "model.hidden_size = 64 is not divisible by model.num_heads = 3"),
+    (["model.axes_dim=[4,4]"], "model.axes_dim = [4, 4] sums to 8, expected the head dim 32"),
+    (["model.patch_size=3"], "model.patch_size = 3 does not divide"),
+    (["flow.t_min=0.9", "flow.t_max=0.5"], "flow:"),
+    (["techniques=[{name='nope'}]"], "techniques[0].name = 'nope'"),
+    (["techniques=[{name='min_snr', gamma=-1.0}]"], "techniques.min_snr.gamma = -1.0"),
+    (["techniques=[{name='min_snr', gama=5.0}]"], "unknown key techniques.min_snr.gama"),
+    (["techniques=[{name='min_snr'}]", "flow.loss_space=x"], "techniques.min_snr needs flow.loss_space = 'v'"),
+    (["techniques.min_snr.gamma=3.0"], "no technique named 'min_snr'"),
+    (["data.source=cached"], "data.path"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD, ids=[b[1][:30] for b in BAD])
+def test_bad_config_is_one_line_naming_the_key(overrides, message):
+    with pytest.raises(T.ConfigError) as e:
+        T.load_config(TINY, overrides)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert str(TINY) in str(e.value)
+
+
+def test_inherit_and_file_errors(tmp_path):
+    (tmp_path / "child.toml").write_text('inherit = "missing.toml"\n')
+    with pytest.raises(FileNotFoundError, match="missing.toml"):
+        T.load_config(tmp_path / "child.toml")
+    (tmp_path / "bad.toml").write_text("[train\nsteps = 3\n")
+    with pytest.raises(T.ConfigError, match="invalid TOML"):
+        T.load_config(tmp_path / "bad.toml")
+    (tmp_path / "loop.toml").write_text('inherit = "loop.toml"\n')
+    with pytest.raises(T.ConfigError, match="inherit cycle"):
+        T.load_config(tmp_path / "loop.toml")
+
+
+def test_cli_bad_config_exits_2_with_one_line(capsys):
+    code, err = run_cli(capsys, "--config", TINY, "model.num_heads=3")
+    assert code == 2 and err.count("\n") == 1 and "model.num_heads = 3" in err
+    assert run_cli(capsys, "--config", "nope.toml")[0] == 2
+    assert run_cli(capsys, "--config", TINY, "--check")[0] == 0
+
+
+# -- training --------------------------------------------------------------------------------------
+
+def test_sigterm_then_resume_is_exact(tmp_path, capsys):
+    "Kill a run with SIGTERM, resume it, and compare with an uninterrupted run: same losses, bit for bit."
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    child = subprocess.Popen([*RUN, "--config", str(TINY), "train.steps=100000", f"train.out_dir={interrupted}"],
+                             env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((interrupted / "train.jsonl").is_file() and
+                                          len((interrupted / "train.jsonl").read_text().splitlines()) >= 3):
+        time.sleep(0.02)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    saved = T.checkpoint_dirs(interrupted / "checkpoints")
+    assert len(saved) == 1
+    k = int(saved[0].name.split("_")[1])
+    n = k + 4
+    assert run_cli(capsys, "--config", TINY, f"train.steps={n}", f"train.out_dir={interrupted}") == (0, "")
+    assert run_cli(capsys, "--config", TINY, f"train.steps={n}", f"train.out_dir={straight}") == (0, "")
+    a, b = read_log(interrupted), read_log(straight)
+    for step in range(k + 1, n + 1):
+        assert a[step]["loss"] == b[step]["loss"], step
+        assert a[step]["grad_norm"] == b[step]["grad_norm"], step
+
+
+def test_corrupt_and_mismatched_checkpoints_are_clear_errors(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "--config", TINY, "train.steps=2", f"train.out_dir={out}")[0] == 0
+    code, err = run_cli(capsys, "--config", TINY, "train.steps=3", "model.depth=3", f"train.out_dir={out}")
+    assert code == 2 and "model.depth = None" in err and err.count("\n") == 1
+    weights = T.checkpoint_dirs(out / "checkpoints")[-1] / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, err = run_cli(capsys, "--config", TINY, "train.steps=3", f"train.out_dir={out}")
+    assert code == 2 and "corrupt" in err and "model.safetensors" in err
+
+
+def test_nonfinite_losses_stop_the_run(tmp_path, capsys):
+    code, err = run_cli(capsys, "--config", TINY, "optim.lr=1e30", "schedule.warmup_steps=0", "optim.grad_clip=0.0",
+                        "train.max_nonfinite=2", "train.steps=50", f"train.out_dir={tmp_path}")
+    assert code == 1 and "non-finite" in err
+
+
+def test_min_snr_plugin_changes_the_loss_and_ema_export_loads(tmp_path):
+    from diffusers import PRXTransformer2DModel
+    common = [f"train.steps=2", "train.ema_decay=0.9"]
+    base = T.train(T.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'a'}"]))
+    snr = T.train(T.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'b'}", "techniques=[{name='min_snr'}]"]))
+    assert snr.history[0]["loss"] < base.history[0]["loss"]       # weights min((1-t)^2, 5t^2) <= 1
+    exported = T.export_pretrained(snr.checkpoint, tmp_path / "export")
+    reloaded = PRXTransformer2DModel.from_pretrained(exported)
+    _, denoiser, _, _ = T.load_for_inference(snr.checkpoint)
+    ema = T._load_tensors(snr.checkpoint / "ema.safetensors")
+    name = next(iter(ema))
+    torch.testing.assert_close(denoiser.state_dict()[name], ema[name])
+    assert sum(p.numel() for p in reloaded.parameters()) == sum(p.numel() for p in denoiser.parameters())
+
+
+def test_sample_cli_writes_png(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "--config", TINY, "train.steps=1", f"train.out_dir={out}")[0] == 0
+    png = tmp_path / "grid.png"
+    assert T.sample_cli(["--ckpt", str(out), "--prompt", "a red square", "--prompt", "a blue circle",
+                         "--out", str(png), "--steps", "2"]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert T.sample_cli(["--ckpt", str(tmp_path / "none"), "--prompt", "x", "--out", str(png)]) == 2
+
+
+# -- cached real data ------------------------------------------------------------------------------
+
+def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
+    "Cached latents + T5Gemma embeddings: dropped captions take the cached empty prompt, and a mismatched cache is refused."
+    from PIL import Image
+    from prx_nb import data, text
+    from prx_nb.latents import IdentityLatents
+    encoder_dir = tmp_path / "t5gemma"
+    text.save_tiny_t5gemma(encoder_dir)
+    encoder = text.HFTextEncoder.from_pretrained(str(encoder_dir), max_length=8)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, colour in enumerate(["red", "green", "blue", "white"] * 2):
+        Image.new("RGB", (20, 24), colour).save(folder / f"{i}.png")
+        (folder / f"{i}.txt").write_text(f"a {colour} square")
+    data.build_cache(data.ImageFolderSource(folder), tmp_path / "cache", IdentityLatents(), encoder, resolution=16,
+                     shard_size=4)
+    overrides = ["data.source=cached", f"data.path={tmp_path / 'cache'}", f"text.encoder={encoder_dir}",
+                 "text.max_length=8", "text.caption_dropout=0.5", f"train.out_dir={tmp_path / 'run'}", "train.steps=3"]
+    cfg = T.load_config(TINY, overrides)
+
+    stream = T.build_data(cfg, T.init_runtime(cfg.train, cfg.dist))
+    empty, rt = stream.empty_prompt(), T.init_runtime(cfg.train, cfg.dist)
+    for step in range(8):  # a step where some captions are dropped and some kept
+        source = stream.batch(step)
+        batch = T.make_batch(step, source, IdentityLatents(), encoder, T.time_sampler(cfg.flow), cfg, rt, empty)
+        dropped = torch.tensor([c == "" for c in batch.captions])
+        if 0 < dropped.sum() < len(dropped):
+            break
+    assert 0 < dropped.sum() < len(dropped)
+    assert torch.equal(batch.x, source["latents"])
+    assert torch.equal(batch.text_tokens[dropped], empty["tokens"].expand(int(dropped.sum()), -1, -1))
+    assert torch.equal(batch.text_tokens[~dropped], source["tokens"][~dropped])
+
+    result = T.train(cfg)
+    assert result.step == 3 and all(torch.isfinite(torch.tensor(r["loss"])) for r in result.history)
+    narrow = text.WordTextEncoder(text.build_vocab(["a", "square"]), dim=8, layers=1, heads=2, max_length=8)
+    data.build_cache(data.ImageFolderSource(folder), tmp_path / "narrow", IdentityLatents(), narrow.requires_grad_(False),
+                     resolution=16, shard_size=4)
+    with pytest.raises(T.ConfigError, match="width 8"):
+        T.train(T.load_config(TINY, [*overrides, f"data.path={tmp_path / 'narrow'}"]))
