@@ -29,8 +29,10 @@ sync-check: install
 	@git diff --quiet -- nbs && test -z "$$(git status --porcelain -- nbs)" \
 	  || { git status --short -- nbs; echo "nbdev-clean changed notebooks: run nbdev-clean and commit"; exit 1; }
 
+# Two notebooks run at once, one thread each: two multi-threaded processes on two cores make OpenMP's
+# spin-waits collide and run small models up to 10x slower.
 test: sync-check
-	$(BIN)/nbdev-test --n-workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 	$(BIN)/python -m pytest tests -q
 
 docs: install

@@ -245,14 +245,11 @@ class DinoFeatures(PretrainedFeatures):
 
 # %% ../nbs/07_metrics.ipynb #dd6cd2f1
 class InceptionFeatures(FeatureExtractor):
-    "Inception-v3 pool features (2048-d) as torchmetrics' FID computes them; needs torch-fidelity, weights download on first use."
+    "Inception-v3 pool features (2048-d) as torchmetrics' FID computes them; weights download on first use."
     num_features = 2048
 
     def __init__(self, weights_path: str | None = None):
         super().__init__()
-        from torchmetrics.utilities.imports import _TORCH_FIDELITY_AVAILABLE
-        if not _TORCH_FIDELITY_AVAILABLE:
-            raise ModuleNotFoundError("Inception features (FID) need the torch-fidelity package: pip install torch-fidelity")
         from torchmetrics.image.fid import NoTrainInceptionV3
         self.model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
                                         feature_extractor_weights_path=weights_path)
@@ -374,7 +371,7 @@ FEATURE_METRICS: dict[str, FeatureMetric] = {
     "judge_fid": FeatureMetric("judge", frechet_distance),
     "judge_mmd": FeatureMetric("judge", mmd),
 }
-JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy",)
+JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy")  # functions of prx_nb.shapes
 
 
 def default_extractor(name: str, device: str | torch.device = "cpu", judge: nn.Module | None = None) -> FeatureExtractor:
@@ -417,8 +414,8 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
 
     `reference`: real images (N, 3, H, W) in [-1, 1] or their features {extractor: (N, D)}; needed by the FEATURE_METRICS.
     `extractors` overrides the default feature networks by name ("inception", "clip", "dino", "judge");
-    `judge` is the shapes judge for caption_accuracy and judge features (default: `prx_nb.shapes.load_judge()`);
-    caption_accuracy also needs the shapes `records` behind `captions` (same order) and keeps the generated images.
+    `judge` is the shapes judge for the JUDGE_METRICS and judge features (default: `prx_nb.shapes.load_judge()`);
+    the JUDGE_METRICS also need the shapes `records` behind `captions` (same order) and keep the generated images.
     Returns {metric: value, "n_samples": n, "seconds": wall time}."""
     _check_metrics(metrics)
     if n < 1 or batch_size < 1 or not captions:
@@ -428,9 +425,9 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
     needed = sorted({FEATURE_METRICS[m].extractor for m in metrics if m in FEATURE_METRICS})
     if needed and reference is None:
         raise ValueError(f"metrics {[m for m in metrics if m in FEATURE_METRICS]} need a reference: real images or their features")
-    scored = "caption_accuracy" in metrics
+    scored = any(m in JUDGE_METRICS for m in metrics)
     if scored and (records is None or len(records) != len(captions)):
-        raise ValueError(f"caption_accuracy needs the shapes records of the {len(captions)} captions, got "
+        raise ValueError(f"{[m for m in metrics if m in JUDGE_METRICS]} need the shapes records of the {len(captions)} captions, got "
                          f"{'none' if records is None else len(records)}")
     given = dict(extractors or {})
     if (scored or ("judge" in needed and "judge" not in given)) and judge is None:
@@ -462,6 +459,7 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
             generated = torch.cat(feats[spec.extractor])
             results[metric] = spec.distance(reference[spec.extractor].to(device), generated.to(device))
         else:  # the judge pools attribute checks over all images, so it scores them together
-            from prx_nb.shapes import caption_accuracy
-            results[metric] = caption_accuracy(judge, torch.cat(kept).to(device), [records[i % len(records)] for i in range(n)])
+            from prx_nb import shapes
+            judged = getattr(shapes, metric)
+            results[metric] = judged(judge, torch.cat(kept).to(device), [records[i % len(records)] for i in range(n)])
     return {**results, "n_samples": n, "seconds": time.perf_counter() - start_time}

@@ -23,7 +23,7 @@ import typing
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -43,8 +43,8 @@ __all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'NO
            'parallelize', 'transformer_blocks', 'unwrap', 'CheckpointError', 'rng_state', 'set_rng_state',
            'checkpoint_dirs', 'load_weights', 'Checkpointer', 'loss_by_t_bin', 'peak_memory_mb', 'RunLog', 'StopSignal',
            'build_latents', 'build_text_encoder', 'is_trainable', 'build_denoiser', 'step_generator', 'rank_rows',
-           'noise_scale', 'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data',
-           'eval_captions', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients',
+           'noise_scale', 'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data', 'EvalSet',
+           'eval_set', 'score', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients',
            'NonFiniteLossError', 'train', 'training_flops', 'step_record', 'check_resumable', 'make_generator',
            'ema_weights', 'save_grid', 'evaluate_run', 'load_for_inference', 'export_pretrained', 'train_cli',
            'sample_cli', 'eval_cli', 'benchmark']
@@ -296,7 +296,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r}: expected key=value")
     key, raw = (s.strip() for s in text.split("=", 1))
     hint = _field_hint(key) if not key.startswith("techniques.") else Any
-    wants_str = hint is str or str in typing.get_args(hint) or typing.get_origin(hint) is Literal
+    optional_str = typing.get_origin(hint) in (typing.Union, types.UnionType) and str in typing.get_args(hint)
+    wants_str = hint is str or optional_str or typing.get_origin(hint) is Literal
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -489,6 +490,12 @@ def check_config(cfg: RunConfig) -> dict:
     _require(cfg.data.resolution >= 1, "data.resolution", cfg.data.resolution, ">= 1")
     _require(cfg.data.source != "cached" or cfg.data.path, "data.path", cfg.data.path, "a folder when data.source = 'cached'")
     _require(ev.every >= 0, "eval.every", ev.every, ">= 0 (0 = no evaluation)")
+    from prx_nb.metrics import FEATURE_METRICS, JUDGE_METRICS
+    known = [*FEATURE_METRICS, *JUDGE_METRICS]
+    _require(all(m in known for m in ev.metrics), "eval.metrics", ev.metrics, f"names from {known}")
+    judged = [m for m in ev.metrics if m in JUDGE_METRICS or FEATURE_METRICS.get(m, FEATURE_METRICS["fid"]).extractor == "judge"]
+    _require(cfg.data.source == "shapes" or not judged, "eval.metrics", ev.metrics,
+             "no shapes-judge metric (caption_accuracy, main_object_accuracy, judge_*) unless data.source = 'shapes'")
     for key in ("n_samples", "batch_size", "steps", "grid"):
         _require(getattr(ev, key) >= 1, f"eval.{key}", getattr(ev, key), ">= 1")
     try:
@@ -1102,11 +1109,42 @@ def check_cached_data(data, latents, text_encoder, frozen: bool) -> None:
                           f"text.encoder = {text_encoder.identifier!r} gives {text_encoder.dim}")
 
 
-def eval_captions(cfg: RunConfig, n: int) -> list[str]:
-    "Captions of the first `n` scenes of the shapes benchmark's held-out evaluation stream."
-    from prx_nb import shapes
-    split = shapes.eval_split(n, seed=cfg.train.seed, size=cfg.data.resolution)
-    return split.long_captions if cfg.data.captions == "long" else split.short_captions
+class EvalSet(NamedTuple):
+    "What a run is evaluated on: captions, their shapes records (None for cached data) and real reference images."
+    captions: list[str]
+    records: list | None
+    reference: Tensor | None
+
+
+def eval_set(cfg: RunConfig, n: int, latents=None, reference: bool = False) -> EvalSet:
+    """The first `n` evaluation items: the shapes benchmark's fixed eval split (and its reference renders), or the
+    first items of a cache with the first item's latent shape (reference = their decoded latents)."""
+    if cfg.data.source == "shapes":
+        from prx_nb import shapes
+        split = shapes.eval_split(n, seed=cfg.train.seed, size=cfg.data.resolution)
+        captions = split.long_captions if cfg.data.captions == "long" else split.short_captions
+        images = shapes.reference_images(n, seed=cfg.train.seed, size=cfg.data.resolution) if reference else None
+        return EvalSet(captions, split.records, images)
+    from prx_nb.data import LatentCache
+    cache = LatentCache(cfg.data.path)
+    items = [cache.get(i, cfg.data.caption_key) for i in range(min(n, len(cache)))]
+    items = [it for it in items if it["latents"].shape == items[0]["latents"].shape]
+    images = None
+    if reference:
+        with torch.no_grad():
+            chunks = torch.stack([it["latents"] for it in items]).split(cfg.eval.batch_size)
+            images = torch.cat([latents.decode(z.to(latents.device)).float().clamp(-1, 1).cpu() for z in chunks])
+    return EvalSet([it["caption"] for it in items], None, images)
+
+
+def score(generate: Callable[[list[str], int], Tensor], cfg: RunConfig, names: list[str], n: int, seed: int,
+          latents, device: torch.device) -> dict:
+    "Metrics `names` of a sampler on the run's evaluation set, through `prx_nb.metrics.evaluate`."
+    from prx_nb import metrics
+    items = eval_set(cfg, n, latents, reference=any(m in metrics.FEATURE_METRICS for m in names))
+    return metrics.evaluate(generate, items.captions, n=n, seed=seed, metrics=names, reference=items.reference,
+                            batch_size=cfg.eval.batch_size, records=items.records, device=device)
+
 
 # %% ../nbs/08_train.ipynb #ebe0ec0f
 def build_objective(cfg: RunConfig, vocabulary: list[str] | None, device: torch.device):
@@ -1342,8 +1380,6 @@ def save_grid(images: Tensor, path: Path, nrow: int | None = None) -> Path:
 def evaluate_run(objective: FlowObjective, ema: EMA | None, text_encoder, latents, cfg: RunConfig, rt: Runtime,
                  step: int, out: Path) -> dict:
     "Sample a grid (PNG) and compute the configured metrics with the (EMA) denoiser; every process takes part."
-    from prx_nb import metrics
-    captions = eval_captions(cfg, max(cfg.eval.grid, cfg.eval.n_samples))
     from torch.distributed.fsdp import FSDPModule
     sharded = isinstance(objective, FSDPModule)   # outside the root's forward, FSDP2 must gather its own weights
     was_training = objective.training
@@ -1352,13 +1388,12 @@ def evaluate_run(objective: FlowObjective, ema: EMA | None, text_encoder, latent
         if sharded:
             objective.unshard()
         generate = make_generator(objective.denoiser, text_encoder, latents, cfg, rt.device)
-        grid = generate(captions[:cfg.eval.grid], cfg.train.seed)
+        grid = generate(eval_set(cfg, cfg.eval.grid).captions, cfg.train.seed)
         record = {"step": step, "grid": str(out / "samples" / f"step_{step:07d}.png")}
         if rt.is_main:
             save_grid(grid, Path(record["grid"]))
         if cfg.eval.metrics:
-            record.update(metrics.evaluate(generate, captions, n=cfg.eval.n_samples, seed=cfg.train.seed,
-                                           metrics=cfg.eval.metrics, batch_size=cfg.eval.batch_size))
+            record.update(score(generate, cfg, cfg.eval.metrics, cfg.eval.n_samples, cfg.train.seed, latents, rt.device))
         if sharded:
             objective.reshard()
     objective.train(was_training)
@@ -1469,7 +1504,6 @@ def sample_cli(argv: list[str] | None = None) -> int:
 def eval_cli(argv: list[str] | None = None) -> int:
     "`prx-nb eval --ckpt DIR [--n N] [--metrics a b] [--out FILE.json]`: metrics of a checkpoint on the eval captions."
     import argparse
-    from prx_nb import metrics
     parser = argparse.ArgumentParser(prog="prx-nb eval", description="Evaluate a checkpoint.")
     parser.add_argument("--ckpt", required=True, help="checkpoint folder, or a run folder (latest checkpoint)")
     parser.add_argument("--n", type=int, help="number of samples (default: the run's eval.n_samples)")
@@ -1484,8 +1518,7 @@ def eval_cli(argv: list[str] | None = None) -> int:
         cfg.eval.steps = args.steps or cfg.eval.steps
         n = args.n or cfg.eval.n_samples
         generate = make_generator(denoiser, text_encoder, latents, cfg, torch.device(args.device))
-        results = metrics.evaluate(generate, eval_captions(cfg, n), n=n, seed=args.seed,
-                                   metrics=args.metrics or cfg.eval.metrics, batch_size=cfg.eval.batch_size)
+        results = score(generate, cfg, args.metrics or cfg.eval.metrics, n, args.seed, latents, torch.device(args.device))
     except (CheckpointError, FileNotFoundError, ConfigError, ValueError) as e:
         return _fail(str(e))
     text = json.dumps(results, indent=1)

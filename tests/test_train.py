@@ -80,6 +80,8 @@ BAD = [
     (["techniques=[{name='min_snr'}]", "flow.loss_space=x"], "techniques.min_snr needs flow.loss_space = 'v'"),
     (["techniques.min_snr.gamma=3.0"], "no technique named 'min_snr'"),
     (["data.source=cached"], "data.path"),
+    (['eval.metrics=["fdi"]'], "eval.metrics = ['fdi']: expected names from"),
+    (["data.source=cached", "data.path=cache", 'eval.metrics=["caption_accuracy"]'], "unless data.source = 'shapes'"),
 ]
 
 

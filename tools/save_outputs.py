@@ -3,7 +3,10 @@
 Uses nbdev's own test runner (the same skip flags as `nbdev-test`), with figures stored as plain PNG
 rather than execnb's default 2x "retina" images, which would double each notebook's size.
 
-python tools/save_outputs.py nbs/00_flow.ipynb [more notebooks ...]
+python tools/save_outputs.py [--run-slow] nbs/00_flow.ipynb [more notebooks ...]
+
+`--run-slow` also runs the `#| slow` cells (full-size experiments), so their figures and numbers are stored
+for readers; `nbdev-test` still skips them.
 """
 from __future__ import annotations
 
@@ -18,16 +21,18 @@ from nbdev.config import get_config
 MAX_BYTES = 1_000_000
 
 
-def save_outputs(notebook: Path) -> tuple[bool, float]:
+def save_outputs(notebook: Path, run_slow: bool = False) -> tuple[bool, float]:
     "Execute `notebook` (skipping flagged cells) and write its outputs back; returns (success, seconds)."
     nbdev.test.CaptureShell = functools.partial(CaptureShell, mpl_format="png")
-    return nbdev.test.test_nb(notebook, skip_flags=get_config().tst_flags.split(), save=True)
+    skip = [f for f in get_config().tst_flags.split() if not (run_slow and f == "slow")]
+    return nbdev.test.test_nb(notebook, skip_flags=skip, save=True)
 
 
-def main(paths: list[str]) -> int:
+def main(args: list[str]) -> int:
+    run_slow = "--run-slow" in args
     failed = False
-    for path in (Path(p).resolve() for p in paths):
-        ok, seconds = save_outputs(path)
+    for path in (Path(p).resolve() for p in args if p != "--run-slow"):
+        ok, seconds = save_outputs(path, run_slow)
         size = path.stat().st_size
         print(f"{path}: {'ok' if ok else 'FAILED'} in {seconds:.0f} s, {size / 1e3:.0f} kB")
         failed |= not ok or size > MAX_BYTES
