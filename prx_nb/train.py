@@ -882,11 +882,25 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _logged_step(line: str) -> float:
+    "The step of a JSONL record; a line cut short by a killed process counts as past every step."
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return math.inf
+
+
 class RunLog:
     "JSONL logs (train.jsonl, eval.jsonl) and a tqdm bar, on process 0 only."
 
     def __init__(self, out_dir: Path, rt: Runtime, total: int, start: int, progress: bool):
         self.out_dir, self.rt = Path(out_dir), rt
+        if rt.is_main:  # a run keeps the records up to where it starts: none for a fresh run, none past its checkpoint
+            for name in ("train", "eval"):
+                path = self.out_dir / f"{name}.jsonl"
+                if path.exists():
+                    path.write_text("".join(line + "\n" for line in path.read_text().splitlines()
+                                            if _logged_step(line) <= start))
         from tqdm.auto import tqdm
         self.bar = tqdm(total=total, initial=start, disable=not (progress and rt.is_main), dynamic_ncols=True)
 
@@ -1216,7 +1230,11 @@ def train(cfg: RunConfig) -> TrainResult:
 
     # -- resume from the latest checkpoint, if any
     start, nonfinite, checkpoint = 0, 0, None
-    if tc.resume and (saved := checkpoint_dirs(ckpt.root)):
+    saved = checkpoint_dirs(ckpt.root)
+    if saved and not tc.resume:
+        raise ConfigError(f"train.out_dir = {str(out)!r} holds checkpoints and train.resume = false: "
+                          "choose another train.out_dir or remove it")
+    if saved:
         checkpoint = saved[-1]
         check_resumable(checkpoint, cfg)
         state = ckpt.restore(checkpoint, model, optimizer, scheduler, ema, techniques)

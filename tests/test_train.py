@@ -221,3 +221,14 @@ def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
                      resolution=16, shard_size=4)
     with pytest.raises(T.ConfigError, match="width 8"):
         T.train(T.load_config(TINY, [*overrides, f"data.path={tmp_path / 'narrow'}"]))
+
+
+def test_fresh_run_refuses_old_checkpoints_and_resume_drops_later_records(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "--config", TINY, "train.steps=2", "train.ckpt_every=1", f"train.out_dir={out}")[0] == 0
+    code, err = run_cli(capsys, "--config", TINY, "train.resume=false", f"train.out_dir={out}")
+    assert code == 2 and "train.resume = false" in err and err.count("\n") == 1
+    with open(out / "train.jsonl", "a") as f:   # records past the last checkpoint, and a line cut short by a kill
+        f.write(json.dumps({"step": 7, "loss": 1.0}) + "\n" + '{"step": 8, "lo')
+    assert run_cli(capsys, "--config", TINY, "train.steps=3", f"train.out_dir={out}")[0] == 0
+    assert sorted(read_log(out)) == [1, 2, 3]
