@@ -400,11 +400,12 @@ def spiral_explorer():
 def plot_error_vs_dim(runs: dict[str, dict], key: str = "manifold_error") -> plt.Figure:
     "One line per (label, prediction) of `key` against D on a log axis; `runs` maps a label to a report."
     fig, ax = plt.subplots(figsize=(6, 4))
-    for style, (label, report) in zip(("-", "--", ":"), runs.items()):
+    for (style, marker), (label, report) in zip((("-", "o"), ("--", "s"), (":", "^")), runs.items()):
         preds = list(dict.fromkeys(r["prediction"] for r in report["results"]))
         for i, p in enumerate(preds):
             rows = sorted((r["dim"], r[key]) for r in report["results"] if r["prediction"] == p)
-            ax.plot(*zip(*rows), style, marker="o", color=f"C{i}", label=f"{p}-pred, {label}")
+            ax.plot(*zip(*rows), style, marker=marker, markersize=5 if marker == "o" else 9, fillstyle="full" if marker == "o" else "none",
+                    color=f"C{i}", label=f"{p}-pred, {label}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("ambient dimension D")
