@@ -70,6 +70,18 @@ def _check_images(images: Tensor) -> Tensor:
     return images
 
 
+def _posterior_latents(vae: nn.Module, images: Tensor, batch_size: int, sample: bool = False,
+                       generator: torch.Generator | None = None) -> Tensor:
+    "fp32 posterior means (or samples) of a diffusers autoencoder, encoded `batch_size` images at a time."
+    param = next(vae.parameters())
+
+    def encode_chunk(chunk: Tensor) -> Tensor:
+        posterior = vae.encode(chunk.to(param.device, param.dtype)).latent_dist
+        return posterior.sample(generator) if sample else posterior.mean
+
+    return _batched(encode_chunk, _check_images(images), batch_size).float()
+
+
 def _batched(fn, x: Tensor, batch_size: int) -> Tensor:
     "Apply `fn` to chunks of at most `batch_size` samples (bounds the autoencoder's activation memory)."
     return torch.cat([fn(chunk) for chunk in x.split(batch_size)])
@@ -156,13 +168,7 @@ class KLLatents(LatentSpace):
     @torch.no_grad()
     def encode(self, images: Tensor, sample: bool = False, generator: torch.Generator | None = None) -> Tensor:
         "Posterior mean (or a posterior sample with `sample=True`), normalised: (mu - shift) * scale."
-        dtype = next(self.vae.parameters()).dtype
-
-        def encode_chunk(chunk: Tensor) -> Tensor:
-            posterior = self.vae.encode(chunk.to(self.device, dtype)).latent_dist
-            return posterior.sample(generator) if sample else posterior.mean
-
-        mu = _batched(encode_chunk, _check_images(images), self.batch_size).float()
+        mu = _posterior_latents(self.vae, images, self.batch_size, sample, generator)
         return (mu - self.shift) * self.scale
 
     @torch.no_grad()
@@ -237,13 +243,7 @@ class Flux2Latents(LatentSpace):
     def encode(self, images: Tensor, sample: bool = False, generator: torch.Generator | None = None) -> Tensor:
         "Posterior mean (or sample), patchified, BatchNorm-normalised; unpatchified unless `patchified`."
         from diffusers import Flux2Pipeline
-        dtype = next(self.vae.parameters()).dtype
-
-        def encode_chunk(chunk: Tensor) -> Tensor:
-            posterior = self.vae.encode(chunk.to(self.device, dtype)).latent_dist
-            return posterior.sample(generator) if sample else posterior.mean
-
-        mu = _batched(encode_chunk, _check_images(images), self.batch_size).float()
+        mu = _posterior_latents(self.vae, images, self.batch_size, sample, generator)
         mean, std = self._bn_stats()
         z = (Flux2Pipeline._patchify_latents(mu) - mean) / std
         return z if self.patchified else Flux2Pipeline._unpatchify_latents(z)

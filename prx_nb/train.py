@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from . import flow
 
 # %% auto #0
-__all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING', 'cli',
+__all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING',
            'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig', 'OptimConfig', 'ScheduleConfig',
            'TrainConfig', 'EvalConfig', 'DistConfig', 'RunConfig', 'ConfigError', 'coerce', 'from_dict', 'merge_tables',
            'read_toml', 'parse_override', 'apply_override', 'FlowBatch', 'FlowOutput', 'Technique',
@@ -45,7 +45,7 @@ __all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'NO
            'build_latents', 'build_text_encoder', 'is_trainable', 'build_denoiser', 'step_generator', 'rank_rows',
            'noise_scale', 'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data', 'EvalSet',
            'eval_set', 'score', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients',
-           'NonFiniteLossError', 'train', 'training_flops', 'step_record', 'check_resumable', 'make_generator',
+           'NonFiniteLossError', 'train', 'flops_per_sample', 'step_record', 'check_resumable', 'make_generator',
            'ema_weights', 'save_grid', 'evaluate_run', 'load_for_inference', 'export_pretrained', 'train_cli',
            'sample_cli', 'eval_cli', 'benchmark']
 
@@ -1185,7 +1185,7 @@ class TrainResult:
     checkpoint: Path | None
     out_dir: Path
     device: torch.device
-    flops_per_sample: int           # matmul FLOPs of one training step per sample (3 x forward)
+    flops_per_sample: float          # matmul FLOPs of one training step per sample (3 x forward)
 
 
 def autocast_context(cfg: TrainConfig, device: torch.device):
@@ -1304,15 +1304,16 @@ def train(cfg: RunConfig) -> TrainResult:
         checkpoint = save(tc.steps)
     return TrainResult(step=done, history=history, stopped_by=stopped_by,
                        checkpoint=checkpoint, out_dir=out, device=rt.device,
-                       flops_per_sample=training_flops(objective.denoiser, latents, cfg))
+                       flops_per_sample=flops_per_sample(objective.denoiser, latents, cfg))
 
 # %% ../nbs/08_train.ipynb #c7c492ed
-def training_flops(denoiser: nn.Module, latents, cfg: RunConfig) -> int:
-    "Matmul FLOPs of one training step per sample: 3 x the forward (the backward costs twice the forward)."
+def flops_per_sample(denoiser: nn.Module, latents, cfg: RunConfig) -> float:
+    "Matmul FLOPs of one training step per sample (`prx_nb.metrics.training_flops` of the model's forward)."
+    from prx_nb.metrics import training_flops
     from prx_nb.model import forward_flops
     config = dict(denoiser.config)
     tokens = latents.token_count(cfg.data.resolution, config["patch_size"])
-    return 3 * forward_flops(config, tokens, cfg.text.max_length)
+    return training_flops(forward_flops(config, tokens, cfg.text.max_length))
 
 
 def step_record(step: int, result: dict, batch: FlowBatch, grad_norm: Tensor, optimizer, nonfinite: int,
@@ -1546,12 +1547,11 @@ def eval_cli(argv: list[str] | None = None) -> int:
     return 0
 
 
-cli = train_cli   # `prx-nb train` (the package CLI dispatches prx-nb NAME to prx_nb.NAME.cli)
-
 # %% ../nbs/08_train.ipynb #3e17fd0c
 def benchmark(cfg: RunConfig, steps: int = 20, warmup: int = 5) -> dict:
     "Steps/s, samples/s (median over logged steps after `warmup`), FLOPs per sample and MFU (GPU) of a config."
     import tempfile, statistics
+    from prx_nb.metrics import mfu
     from prx_nb.model import peak_bf16_flops
     cfg = copy.deepcopy(cfg)
     with tempfile.TemporaryDirectory() as tmp:
@@ -1563,8 +1563,6 @@ def benchmark(cfg: RunConfig, steps: int = 20, warmup: int = 5) -> dict:
     samples_per_s = statistics.median(r["samples_per_s"] for r in result.history[warmup:])
     per_device, flops = samples_per_s / world, result.flops_per_sample
     peak = peak_bf16_flops(result.device)
-    if peak:
-        from prx_nb.metrics import mfu
     return {"device": str(result.device), "steps_per_s": samples_per_s / (cfg.train.batch_size * world),
             "samples_per_s": samples_per_s, "samples_per_s_per_device": per_device, "flops_per_sample": flops,
             "mfu": mfu(flops, per_device, peak) if peak else None, "peak_memory_mb": result.history[-1]["memory_mb"]}
