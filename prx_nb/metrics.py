@@ -371,7 +371,7 @@ FEATURE_METRICS: dict[str, FeatureMetric] = {
     "judge_fid": FeatureMetric("judge", frechet_distance),
     "judge_mmd": FeatureMetric("judge", mmd),
 }
-JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy")  # functions of prx_nb.shapes
+JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy")  # functions of prx_nb.shapes
 
 
 def default_extractor(name: str, device: str | torch.device = "cpu", judge: nn.Module | None = None) -> FeatureExtractor:
@@ -460,6 +460,7 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
             results[metric] = spec.distance(reference[spec.extractor].to(device), generated.to(device))
         else:  # the judge pools attribute checks over all images, so it scores them together
             from prx_nb import shapes
-            judged = getattr(shapes, metric)
-            results[metric] = judged(judge, torch.cat(kept).to(device), [records[i % len(records)] for i in range(n)])
+            judged = getattr(shapes, metric)(judge, torch.cat(kept).to(device), [records[i % len(records)] for i in range(n)])
+            # a per-attribute score (a dict) becomes one number per attribute: attribute_accuracy/shape, ...
+            results.update({f"{metric}/{k}": v for k, v in judged.items()} if isinstance(judged, dict) else {metric: judged})
     return {**results, "n_samples": n, "seconds": time.perf_counter() - start_time}

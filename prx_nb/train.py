@@ -33,18 +33,19 @@ from torch import Tensor, nn
 from . import flow
 
 # %% auto #0
-__all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING',
-           'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig', 'OptimConfig', 'ScheduleConfig',
-           'TrainConfig', 'EvalConfig', 'DistConfig', 'RunConfig', 'ConfigError', 'coerce', 'from_dict', 'merge_tables',
-           'read_toml', 'parse_override', 'apply_override', 'FlowBatch', 'FlowOutput', 'Technique',
-           'register_technique', 'MinSNRConfig', 'MinSNR', 'resolve_architecture', 'check_architecture', 'check_config',
-           'time_sampler', 'latent_size', 'config_from_table', 'config_to_table', 'load_config', 'register_optimizer',
-           'adamw', 'lr_factor', 'make_scheduler', 'EMA', 'Runtime', 'init_runtime', 'all_reduce_mean', 'barrier',
-           'parallelize', 'transformer_blocks', 'unwrap', 'CheckpointError', 'rng_state', 'set_rng_state',
-           'checkpoint_dirs', 'load_weights', 'Checkpointer', 'loss_by_t_bin', 'peak_memory_mb', 'RunLog', 'StopSignal',
-           'build_latents', 'build_text_encoder', 'is_trainable', 'build_denoiser', 'step_generator', 'rank_rows',
-           'noise_scale', 'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data', 'EvalSet',
-           'eval_set', 'score', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients',
+__all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'TRACKERS', 'TRACKER_PACKAGES', 'NOISE', 'TIMES',
+           'DROPOUT', 'ROUTING', 'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig',
+           'OptimConfig', 'ScheduleConfig', 'TrainConfig', 'EvalConfig', 'DistConfig', 'RunConfig', 'ConfigError',
+           'coerce', 'from_dict', 'merge_tables', 'read_toml', 'parse_override', 'apply_override', 'FlowBatch',
+           'FlowOutput', 'Technique', 'register_technique', 'MinSNRConfig', 'MinSNR', 'resolve_architecture',
+           'check_architecture', 'check_config', 'time_sampler', 'latent_size', 'config_from_table', 'config_to_table',
+           'load_config', 'register_optimizer', 'adamw', 'lr_factor', 'make_scheduler', 'EMA', 'Runtime',
+           'init_runtime', 'all_reduce_mean', 'barrier', 'parallelize', 'transformer_blocks', 'unwrap',
+           'CheckpointError', 'rng_state', 'set_rng_state', 'checkpoint_dirs', 'load_weights', 'Checkpointer',
+           'loss_by_t_bin', 'peak_memory_mb', 'RunLog', 'TensorBoardTracker', 'WandbTracker', 'tracker_installed',
+           'StopSignal', 'build_latents', 'build_text_encoder', 'is_trainable', 'build_denoiser', 'step_generator',
+           'rank_rows', 'noise_scale', 'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data',
+           'EvalSet', 'eval_set', 'score', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients',
            'NonFiniteLossError', 'train', 'flops_per_sample', 'step_record', 'check_resumable', 'make_generator',
            'ema_weights', 'save_grid', 'evaluate_run', 'load_for_inference', 'export_pretrained', 'train_cli',
            'sample_cli', 'eval_cli', 'benchmark']
@@ -146,6 +147,7 @@ class TrainConfig:
     resume: bool = True
     max_nonfinite: int = 10         # stop after this many non-finite losses in a row
     progress: bool = True
+    trackers: list[str] = field(default_factory=list)   # also log to "tensorboard" / "wandb" (process 0)
 
 
 @dataclass
@@ -476,6 +478,9 @@ def check_config(cfg: RunConfig) -> dict:
     _require(0 <= tr.ema_decay < 1, "train.ema_decay", tr.ema_decay, "a value in [0, 1)")
     _require(tr.device == "auto" or tr.device.split(":")[0] in ("cpu", "cuda", "mps"), "train.device", tr.device,
              "auto, cpu, cuda or cuda:N")
+    _require(all(n in TRACKERS for n in tr.trackers), "train.trackers", tr.trackers, f"names from {list(TRACKERS)}")
+    missing = [TRACKER_PACKAGES[n] for n in tr.trackers if not tracker_installed(n)]
+    _require(not missing, "train.trackers", tr.trackers, f"installed trackers (pip install {' '.join(missing)})")
     _require(0 <= cfg.text.caption_dropout <= 1, "text.caption_dropout", cfg.text.caption_dropout, "a value in [0, 1]")
     _require(cfg.text.max_length >= 1, "text.max_length", cfg.text.max_length, ">= 1")
     if cfg.text.encoder == "word":
@@ -495,7 +500,7 @@ def check_config(cfg: RunConfig) -> dict:
     _require(all(m in known for m in ev.metrics), "eval.metrics", ev.metrics, f"names from {known}")
     judged = [m for m in ev.metrics if m in JUDGE_METRICS or FEATURE_METRICS.get(m, FEATURE_METRICS["fid"]).extractor == "judge"]
     _require(cfg.data.source == "shapes" or not judged, "eval.metrics", ev.metrics,
-             "no shapes-judge metric (caption_accuracy, main_object_accuracy, judge_*) unless data.source = 'shapes'")
+             f"no shapes-judge metric ({', '.join(JUDGE_METRICS)}, judge_*) unless data.source = 'shapes'")
     for key in ("n_samples", "batch_size", "steps", "grid"):
         _require(getattr(ev, key) >= 1, f"eval.{key}", getattr(ev, key), ">= 1")
     try:
@@ -891,9 +896,10 @@ def _logged_step(line: str) -> float:
 
 
 class RunLog:
-    "JSONL logs (train.jsonl, eval.jsonl) and a tqdm bar, on process 0 only."
+    "JSONL logs (train.jsonl, eval.jsonl), optional trackers (`train.trackers`) and a tqdm bar, on process 0 only."
 
-    def __init__(self, out_dir: Path, rt: Runtime, total: int, start: int, progress: bool):
+    def __init__(self, out_dir: Path, rt: Runtime, total: int, start: int, progress: bool,
+                 trackers: list[str] = (), config: dict | None = None):
         self.out_dir, self.rt = Path(out_dir), rt
         if rt.is_main:  # a run keeps the records up to where it starts: none for a fresh run, none past its checkpoint
             for name in ("train", "eval"):
@@ -901,6 +907,7 @@ class RunLog:
                 if path.exists():
                     path.write_text("".join(line + "\n" for line in path.read_text().splitlines()
                                             if _logged_step(line) <= start))
+        self.trackers = [TRACKERS[name](self.out_dir, start, config or {}) for name in trackers] if rt.is_main else []
         from tqdm.auto import tqdm
         self.bar = tqdm(total=total, initial=start, disable=not (progress and rt.is_main), dynamic_ncols=True)
 
@@ -908,6 +915,8 @@ class RunLog:
         if self.rt.is_main:
             with open(self.out_dir / f"{name}.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+            for tracker in self.trackers:
+                tracker.log(name, record)
 
     def advance(self, steps: int, record: dict | None = None) -> None:
         self.bar.update(steps)
@@ -916,6 +925,72 @@ class RunLog:
 
     def close(self) -> None:
         self.bar.close()
+        for tracker in self.trackers:
+            tracker.close()
+
+    def __enter__(self) -> "RunLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+# %% ../nbs/08_train.ipynb #029e44c4
+def _scalars(record: dict) -> dict[str, float]:
+    "The numeric fields of a log record other than its step (empty t bins are None and left out)."
+    return {k: v for k, v in record.items() if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class TensorBoardTracker:
+    "Records as TensorBoard scalars (and eval grids as images) under `out_dir/tensorboard`."
+
+    def __init__(self, out_dir: Path, start: int, config: dict):
+        from torch.utils.tensorboard import SummaryWriter
+        # purge_step: a resumed run hides the events logged after its checkpoint, like the JSONL files
+        self.writer = SummaryWriter(str(Path(out_dir) / "tensorboard"), purge_step=start + 1)
+
+    def log(self, name: str, record: dict) -> None:
+        for key, value in _scalars(record).items():
+            self.writer.add_scalar(f"{name}/{key}", value, record["step"])
+        if "grid" in record:
+            from torchvision.io import read_image
+            self.writer.add_image(f"{name}/samples", read_image(record["grid"]), record["step"])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WandbTracker:
+    "Records logged to Weights & Biases; the run id is kept in `out_dir/wandb_id.txt` so a resumed run continues it."
+
+    def __init__(self, out_dir: Path, start: int, config: dict):
+        import secrets
+        import wandb
+        id_file = Path(out_dir) / "wandb_id.txt"
+        run_id = id_file.read_text().strip() if start and id_file.is_file() else secrets.token_hex(4)
+        id_file.write_text(run_id)
+        self.wandb = wandb
+        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "prx_nb"), id=run_id, resume="allow",
+                              name=Path(out_dir).name, dir=str(out_dir), config=config)
+
+    def log(self, name: str, record: dict) -> None:
+        data = {f"{name}/{k}": v for k, v in _scalars(record).items()}
+        if "grid" in record:
+            data[f"{name}/samples"] = self.wandb.Image(record["grid"])
+        self.run.log(data, step=record["step"])
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+TRACKERS: dict[str, type] = {"tensorboard": TensorBoardTracker, "wandb": WandbTracker}
+TRACKER_PACKAGES: dict[str, str] = {"tensorboard": "tensorboard", "wandb": "wandb"}   # what each one imports
+
+
+def tracker_installed(name: str) -> bool:
+    "Whether the package tracker `name` needs can be imported."
+    import importlib.util
+    package = TRACKER_PACKAGES[name]
+    return package in sys.modules or importlib.util.find_spec(package) is not None
 
 # %% ../nbs/08_train.ipynb #9c584af0
 class StopSignal:
@@ -1034,6 +1109,11 @@ class FlowObjective(nn.Module):
         self.denoiser, self.text_encoder, self.cfg, self.seed, self.techniques = denoiser, text_encoder, cfg, seed, techniques
         built = {t.name: t.build_module(denoiser) for t in techniques}
         self.extras = nn.ModuleDict({name: m for name, m in built.items() if m is not None})
+
+    def sampling_modules(self) -> nn.ModuleDict:
+        "What generates images, and so what an EMA averages: the denoiser and the text encoder trained with it (if any)."
+        trained_text = {} if self.text_encoder is None else {"text_encoder": self.text_encoder}
+        return nn.ModuleDict({"denoiser": self.denoiser, **trained_text})
 
     def forward_plan(self, batch: FlowBatch) -> dict:
         "Merge the plug-ins' plans: taps are united, at most one plug-in may route tokens."
@@ -1225,7 +1305,7 @@ def train(cfg: RunConfig) -> TrainResult:
         objective.denoiser.compile()
     optimizer = OPTIMIZERS[cfg.optim.name](model, cfg.optim)
     scheduler = make_scheduler(optimizer, cfg.schedule, tc.steps)
-    ema = EMA(objective.denoiser, tc.ema_decay, tc.ema_every) if tc.ema_decay > 0 else None
+    ema = EMA(objective.sampling_modules(), tc.ema_decay, tc.ema_every) if tc.ema_decay > 0 else None
     ckpt = Checkpointer(out / "checkpoints", tc.keep_last, rt, sharded=rt.distributed and cfg.dist.strategy == "fsdp")
 
     # -- resume from the latest checkpoint, if any
@@ -1246,7 +1326,7 @@ def train(cfg: RunConfig) -> TrainResult:
     sampler = time_sampler(cfg.flow)
     empty_prompt = data.empty_prompt() if cfg.data.source == "cached" else None
     global_batch = tc.batch_size * rt.world
-    log = RunLog(out, rt, tc.steps, start, tc.progress)
+    log = RunLog(out, rt, tc.steps, start, tc.progress, tc.trackers, config_to_table(cfg))
     history, stopped_by, last_log = [], 0, (start, time.perf_counter())
 
     def save(step: int) -> Path:
@@ -1256,7 +1336,7 @@ def train(cfg: RunConfig) -> TrainResult:
 
     done = start
     model.train()
-    with StopSignal() as stop:
+    with StopSignal() as stop, log:
         for step in range(start, tc.steps):
             # -- forward and backward
             batch = make_batch(step, data.batch(step), latents, frozen_text, sampler, cfg, rt, empty_prompt)
@@ -1278,7 +1358,7 @@ def train(cfg: RunConfig) -> TrainResult:
             scheduler.step()
             done = step + 1
             if ema is not None:
-                ema.update(objective.denoiser, done)
+                ema.update(objective.sampling_modules(), done)
             for t in techniques:
                 t.on_step(done)
 
@@ -1299,7 +1379,6 @@ def train(cfg: RunConfig) -> TrainResult:
             if stopped_by := stop.agreed(rt):
                 checkpoint = save(done)
                 break
-    log.close()
     if not stopped_by and (checkpoint is None or checkpoint.name != f"{STEP_PREFIX}{tc.steps:07d}"):
         checkpoint = save(tc.steps)
     return TrainResult(step=done, history=history, stopped_by=stopped_by,
@@ -1403,7 +1482,7 @@ def evaluate_run(objective: FlowObjective, ema: EMA | None, text_encoder, latent
     sharded = isinstance(objective, FSDPModule)   # outside the root's forward, FSDP2 must gather its own weights
     was_training = objective.training
     objective.eval()
-    with ema_weights(ema, objective.denoiser):
+    with ema_weights(ema, objective.sampling_modules()):
         if sharded:
             objective.unshard()
         generate = make_generator(objective.denoiser, text_encoder, latents, cfg, rt.device)
@@ -1440,7 +1519,7 @@ def load_for_inference(path: str | Path, device: str | torch.device = "cpu", use
         raise CheckpointError(f"{ckpt / 'state.json'}: unreadable config ({e})") from None
     device = torch.device(device)
     objective, text_encoder, latents = build_objective(cfg, state.get("vocabulary"), device)
-    ema = EMA(objective.denoiser, cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
+    ema = EMA(objective.sampling_modules(), cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
     if (ckpt / "sharded").is_dir():
         import torch.distributed.checkpoint as dcp
         tensors = {"model": objective.state_dict(), **({"ema": ema.state_dict()} if ema else {})}
@@ -1456,7 +1535,7 @@ def load_for_inference(path: str | Path, device: str | torch.device = "cpu", use
         if ema is not None:
             ema.load_state_dict(_load_tensors(ckpt / "ema.safetensors"))
     if use_ema and ema is not None:
-        ema.copy_to(objective.denoiser)
+        ema.copy_to(objective.sampling_modules())
     return cfg, objective.denoiser.eval(), text_encoder.eval(), latents
 
 

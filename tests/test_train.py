@@ -163,10 +163,14 @@ def test_min_snr_plugin_changes_the_loss_and_ema_export_loads(tmp_path):
     assert snr.history[0]["loss"] < base.history[0]["loss"]       # weights min((1-t)^2, 5t^2) <= 1
     exported = T.export_pretrained(snr.checkpoint, tmp_path / "export")
     reloaded = PRXTransformer2DModel.from_pretrained(exported)
-    _, denoiser, _, _ = T.load_for_inference(snr.checkpoint)
+    _, denoiser, text_encoder, _ = T.load_for_inference(snr.checkpoint)
     ema = T._load_tensors(snr.checkpoint / "ema.safetensors")
-    name = next(iter(ema))
-    torch.testing.assert_close(denoiser.state_dict()[name], ema[name])
+    # the EMA averages the denoiser and the word encoder trained with it; inference loads both
+    for prefix, module in (("denoiser.", denoiser), ("text_encoder.", text_encoder)):
+        averaged = {n.removeprefix(prefix): v for n, v in ema.items() if n.startswith(prefix)}
+        assert averaged.keys() == dict(module.named_parameters()).keys()
+        for name, value in averaged.items():
+            torch.testing.assert_close(module.state_dict()[name], value)
     assert sum(p.numel() for p in reloaded.parameters()) == sum(p.numel() for p in denoiser.parameters())
 
 
@@ -232,3 +236,18 @@ def test_fresh_run_refuses_old_checkpoints_and_resume_drops_later_records(tmp_pa
         f.write(json.dumps({"step": 7, "loss": 1.0}) + "\n" + '{"step": 8, "lo')
     assert run_cli(capsys, "--config", TINY, "train.steps=3", f"train.out_dir={out}")[0] == 0
     assert sorted(read_log(out)) == [1, 2, 3]
+
+
+def test_tensorboard_tracker_gets_every_logged_record(tmp_path, monkeypatch):
+    import types
+    tags = []
+    writer = types.SimpleNamespace(add_scalar=lambda tag, value, step: tags.append((tag, step)),
+                                   add_image=lambda tag, image, step: tags.append((tag, step)), close=lambda: None)
+    module = types.ModuleType("torch.utils.tensorboard")
+    module.SummaryWriter = lambda log_dir, purge_step: writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", module)
+    monkeypatch.setattr(T, "tracker_installed", lambda name: True)   # the config check looks for the real package
+    result = T.train(T.load_config(TINY, ["train.steps=4", "train.log_every=2", "eval.every=4", "train.trackers=['tensorboard']",
+                                          f"train.out_dir={tmp_path}"]))
+    assert [s for tag, s in tags if tag == "train/loss"] == [r["step"] for r in result.history] == [2, 4]
+    assert ("eval/samples", 4) in tags

@@ -25,7 +25,8 @@ def save_outputs(notebook: Path, run_slow: bool = False) -> tuple[bool, float]:
     "Execute `notebook` (skipping flagged cells) and write its outputs back; returns (success, seconds)."
     nbdev.test.CaptureShell = functools.partial(CaptureShell, mpl_format="png")
     skip = [f for f in get_config().tst_flags.split() if not (run_slow and f == "slow")]
-    return nbdev.test.test_nb(notebook, skip_flags=skip, save=True)
+    # full-size experiments run for longer than nbdev's default 600 s per cell
+    return nbdev.test.test_nb(notebook, skip_flags=skip, save=True, cell_timeout=None if run_slow else 600)
 
 
 def main(args: list[str]) -> int:
