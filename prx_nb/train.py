@@ -33,22 +33,22 @@ from torch import Tensor, nn
 from . import flow
 
 # %% auto #0
-__all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'TRACKERS', 'TRACKER_PACKAGES', 'NOISE', 'TIMES',
-           'DROPOUT', 'ROUTING', 'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig',
-           'OptimConfig', 'ScheduleConfig', 'TrainConfig', 'EvalConfig', 'DistConfig', 'RunConfig', 'ConfigError',
-           'coerce', 'from_dict', 'merge_tables', 'read_toml', 'parse_override', 'apply_override', 'FlowBatch',
-           'FlowOutput', 'Technique', 'register_technique', 'MinSNRConfig', 'MinSNR', 'resolve_architecture',
-           'check_architecture', 'check_config', 'time_sampler', 'latent_size', 'config_from_table', 'config_to_table',
-           'load_config', 'register_optimizer', 'adamw', 'lr_factor', 'make_scheduler', 'EMA', 'Runtime',
-           'init_runtime', 'all_reduce_mean', 'barrier', 'parallelize', 'transformer_blocks', 'unwrap',
-           'CheckpointError', 'rng_state', 'set_rng_state', 'checkpoint_dirs', 'load_weights', 'Checkpointer',
-           'loss_by_t_bin', 'peak_memory_mb', 'RunLog', 'TensorBoardTracker', 'WandbTracker', 'tracker_installed',
-           'StopSignal', 'build_latents', 'build_text_encoder', 'is_trainable', 'build_denoiser', 'step_generator',
-           'rank_rows', 'noise_scale', 'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data',
-           'EvalSet', 'eval_set', 'score', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients',
-           'NonFiniteLossError', 'train', 'flops_per_sample', 'step_record', 'check_resumable', 'make_generator',
-           'ema_weights', 'save_grid', 'evaluate_run', 'load_for_inference', 'export_pretrained', 'train_cli',
-           'sample_cli', 'eval_cli', 'benchmark']
+__all__ = ['TECHNIQUES', 'ARCH_KEYS', 'OPTIMIZERS', 'STEP_PREFIX', 'T_BINS', 'TRACKERS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING',
+           'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig', 'OptimConfig', 'ScheduleConfig',
+           'TrainConfig', 'EvalConfig', 'DistConfig', 'RunConfig', 'ConfigError', 'coerce', 'from_dict', 'merge_tables',
+           'read_toml', 'parse_override', 'apply_override', 'FlowBatch', 'FlowOutput', 'Technique',
+           'register_technique', 'MinSNRConfig', 'MinSNR', 'resolve_architecture', 'check_architecture', 'check_config',
+           'time_sampler', 'latent_size', 'config_from_table', 'config_to_table', 'load_config', 'register_optimizer',
+           'adamw', 'lr_factor', 'make_scheduler', 'EMA', 'Runtime', 'init_runtime', 'all_reduce_mean', 'barrier',
+           'parallelize', 'transformer_blocks', 'unwrap', 'CheckpointError', 'rng_state', 'set_rng_state',
+           'checkpoint_dirs', 'load_weights', 'Checkpointer', 'loss_by_t_bin', 'peak_memory_mb', 'RunLog',
+           'TensorBoardTracker', 'WandbTracker', 'tracker_installed', 'StopSignal', 'build_latents',
+           'build_text_encoder', 'is_trainable', 'build_denoiser', 'step_generator', 'rank_rows', 'noise_scale',
+           'make_batch', 'FlowObjective', 'ShapesStream', 'build_data', 'check_cached_data', 'EvalSet', 'eval_set',
+           'score', 'build_objective', 'TrainResult', 'autocast_context', 'clip_gradients', 'NonFiniteLossError',
+           'train', 'flops_per_sample', 'step_record', 'check_resumable', 'make_generator', 'ema_weights', 'save_grid',
+           'evaluate_run', 'load_for_inference', 'export_pretrained', 'train_cli', 'sample_cli', 'eval_cli',
+           'benchmark']
 
 # %% ../nbs/08_train.ipynb #a8e0f8d5
 @dataclass
@@ -479,7 +479,7 @@ def check_config(cfg: RunConfig) -> dict:
     _require(tr.device == "auto" or tr.device.split(":")[0] in ("cpu", "cuda", "mps"), "train.device", tr.device,
              "auto, cpu, cuda or cuda:N")
     _require(all(n in TRACKERS for n in tr.trackers), "train.trackers", tr.trackers, f"names from {list(TRACKERS)}")
-    missing = [TRACKER_PACKAGES[n] for n in tr.trackers if not tracker_installed(n)]
+    missing = [n for n in tr.trackers if not tracker_installed(n)]
     _require(not missing, "train.trackers", tr.trackers, f"installed trackers (pip install {' '.join(missing)})")
     _require(0 <= cfg.text.caption_dropout <= 1, "text.caption_dropout", cfg.text.caption_dropout, "a value in [0, 1]")
     _require(cfg.text.max_length >= 1, "text.max_length", cfg.text.max_length, ">= 1")
@@ -982,15 +982,13 @@ class WandbTracker:
         self.run.finish()
 
 
-TRACKERS: dict[str, type] = {"tensorboard": TensorBoardTracker, "wandb": WandbTracker}
-TRACKER_PACKAGES: dict[str, str] = {"tensorboard": "tensorboard", "wandb": "wandb"}   # what each one imports
+TRACKERS: dict[str, type] = {"tensorboard": TensorBoardTracker, "wandb": WandbTracker}   # each named after its package
 
 
 def tracker_installed(name: str) -> bool:
-    "Whether the package tracker `name` needs can be imported."
+    "Whether the package of tracker `name` (the same name) can be imported."
     import importlib.util
-    package = TRACKER_PACKAGES[name]
-    return package in sys.modules or importlib.util.find_spec(package) is not None
+    return importlib.util.find_spec(name) is not None
 
 # %% ../nbs/08_train.ipynb #9c584af0
 class StopSignal:
@@ -1305,7 +1303,8 @@ def train(cfg: RunConfig) -> TrainResult:
         objective.denoiser.compile()
     optimizer = OPTIMIZERS[cfg.optim.name](model, cfg.optim)
     scheduler = make_scheduler(optimizer, cfg.schedule, tc.steps)
-    ema = EMA(objective.sampling_modules(), tc.ema_decay, tc.ema_every) if tc.ema_decay > 0 else None
+    averaged = objective.sampling_modules()
+    ema = EMA(averaged, tc.ema_decay, tc.ema_every) if tc.ema_decay > 0 else None
     ckpt = Checkpointer(out / "checkpoints", tc.keep_last, rt, sharded=rt.distributed and cfg.dist.strategy == "fsdp")
 
     # -- resume from the latest checkpoint, if any
@@ -1358,7 +1357,7 @@ def train(cfg: RunConfig) -> TrainResult:
             scheduler.step()
             done = step + 1
             if ema is not None:
-                ema.update(objective.sampling_modules(), done)
+                ema.update(averaged, done)
             for t in techniques:
                 t.on_step(done)
 
