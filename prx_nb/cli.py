@@ -7,21 +7,28 @@ Docs: https://prx-nb.github.io/prx_nb/cli.html.md"""
 # %% ../nbs/99_cli.ipynb #8bcf9652
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
+import math
+import os
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from . import __version__
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main']
+__all__ = ['COMMANDS', 'usage', 'main', 'UsageError', 'Parser', 'bounded_int', 'finite_float', 'device_name', 'output_file',
+           'fail', 'run_command', 'train_cli', 'sample_cli', 'eval_cli', 'caption_columns', 'cache_cli']
 
 # %% ../nbs/99_cli.ipynb #d701e2c6
 COMMANDS: dict[str, tuple[str, str]] = {  # name -> ("module:function", summary)
     "spiral": ("prx_nb.spiral:cli", "the toy spiral manifold experiment (x- vs eps- vs v-prediction)"),
-    "train": ("prx_nb.train:train_cli", "train a denoiser from a config file, with key=value overrides"),
-    "sample": ("prx_nb.train:sample_cli", "generate images from a checkpoint"),
-    "eval": ("prx_nb.train:eval_cli", "compute metrics of a checkpoint"),
+    "train": ("prx_nb.cli:train_cli", "train a denoiser from a config file, with key=value overrides"),
+    "sample": ("prx_nb.cli:sample_cli", "generate images from a checkpoint"),
+    "eval": ("prx_nb.cli:eval_cli", "compute metrics of a checkpoint"),
+    "cache": ("prx_nb.cli:cache_cli", "encode a folder or a Hugging Face dataset into a training cache"),
 }
 
 
@@ -56,3 +63,232 @@ def main(argv: Sequence[str] | None = None) -> int:
 # %% ../nbs/99_cli.ipynb #4df65807
 if __name__ == "__main__":  # python -m prx_nb.cli
     sys.exit(main())
+
+# %% ../nbs/99_cli.ipynb #09e8a675
+class UsageError(Exception):
+    "A bad command-line argument: reported on one line, exit status 2."
+
+
+class Parser(argparse.ArgumentParser):
+    "argparse with one-line errors (raised as UsageError) and every default shown in --help."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def bounded_int(low: int) -> Callable[[str], int]:
+    "An argparse type: an integer >= `low`."
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {low}")
+        return value
+    return parse
+
+
+def finite_float(text: str) -> float:
+    "An argparse type: a finite number."
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not finite")
+    return value
+
+# %% ../nbs/99_cli.ipynb #54234f62
+def device_name(text: str) -> str:
+    "An argparse type: a device that exists here ('cpu', 'cuda', 'cuda:N', 'mps')."
+    import torch
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: no CUDA device on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda, cuda:N or mps")
+    return text
+
+
+def output_file(*suffixes: str) -> Callable[[str], Path]:
+    "An argparse type: a file path with one of `suffixes` that can be written (its folder is created)."
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a file name ending in {' or '.join(suffixes)}")
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder")
+        existing = next(p for p in (path.parent, *path.parent.parents, Path(".")) if p.exists())
+        if not existing.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{text!r}: {existing} is not writable")
+        return path
+    return parse
+
+# %% ../nbs/99_cli.ipynb #baceb467
+def fail(prog: str, message: str, code: int = 2) -> int:
+    "Print `prog: error: message` once (process 0 under torchrun) and return the exit status."
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+    return code
+
+
+def run_command(prog: str, body: Callable[[], int]) -> int:
+    "Run a subcommand: usage, config, checkpoint and file errors become one line and exit status 2."
+    from prx_nb.checkpoints import CheckpointError
+    from prx_nb.plugins import ConfigError
+    try:
+        return body()
+    except (UsageError, ConfigError, CheckpointError, FileNotFoundError, PermissionError) as e:
+        return fail(prog, str(e))
+
+# %% ../nbs/99_cli.ipynb #335ba65d
+def train_cli(argv: list[str] | None = None) -> int:
+    "`prx-nb train --config FILE [key=value ...] [--check]`."
+    parser = Parser(prog="prx-nb train", description="Train a PRX denoiser from a TOML config.")
+    parser.add_argument("--config", required=True, help="TOML config file (configs/ has one per ablation row)")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.steps=200")
+    parser.add_argument("--check", action="store_true", help="validate the config, print it as JSON and exit")
+
+    def body() -> int:
+        import torch.distributed as dist
+        from prx_nb.config import config_to_table, load_config
+        from prx_nb.train import NonFiniteLossError, train
+        args = parser.parse_args(argv)
+        cfg = load_config(args.config, args.overrides)
+        if args.check:
+            print(json.dumps(config_to_table(cfg), indent=1))
+            return 0
+        try:
+            result = train(cfg)
+        except NonFiniteLossError as e:
+            return fail("prx-nb train", str(e), 1)
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        return 128 + result.stopped_by if result.stopped_by else 0
+
+    return run_command("prx-nb train", body)
+
+# %% ../nbs/99_cli.ipynb #289c2bf2
+def sample_cli(argv: list[str] | None = None) -> int:
+    "`prx-nb sample --ckpt DIR --prompt TEXT [--prompt ...] --out FILE.png`."
+    parser = Parser(prog="prx-nb sample", description="Sample images from a checkpoint.")
+    parser.add_argument("--ckpt", required=True, help="checkpoint folder, or a run folder (latest checkpoint)")
+    parser.add_argument("--prompt", action="append", required=True, help="caption (repeat for several)")
+    parser.add_argument("--out", required=True, type=output_file(".png", ".jpg", ".jpeg"),
+                        help="output image (a grid when several prompts)")
+    parser.add_argument("--steps", type=bounded_int(1), help="sampling steps (default: the run's eval.steps)")
+    parser.add_argument("--guidance", type=finite_float, help="CFG scale (default: the run's eval.guidance)")
+    parser.add_argument("--seed", type=bounded_int(0), default=0, help="seed of the initial noise")
+    parser.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--no-ema", action="store_true", help="use the trained weights even when an EMA exists")
+
+    def body() -> int:
+        import torch
+        from prx_nb.evaluation import load_for_inference, make_generator, save_grid
+        args = parser.parse_args(argv)
+        cfg, denoiser, text_encoder, latents = load_for_inference(args.ckpt, args.device, not args.no_ema)
+        cfg.eval.steps = args.steps or cfg.eval.steps
+        cfg.eval.guidance = cfg.eval.guidance if args.guidance is None else args.guidance
+        images = make_generator(denoiser, text_encoder, latents, cfg, torch.device(args.device))(args.prompt, args.seed)
+        print(save_grid(images, args.out))
+        return 0
+
+    return run_command("prx-nb sample", body)
+
+# %% ../nbs/99_cli.ipynb #5ea3d784
+def eval_cli(argv: list[str] | None = None) -> int:
+    "`prx-nb eval --ckpt DIR [--n N] [--metrics a b] [--out FILE.json]`: metrics of a checkpoint on the eval captions."
+    parser = Parser(prog="prx-nb eval", description="Evaluate a checkpoint on its run's evaluation captions.")
+    parser.add_argument("--ckpt", required=True, help="checkpoint folder, or a run folder (latest checkpoint)")
+    parser.add_argument("--n", type=bounded_int(1), help="number of samples (default: the run's eval.n_samples)")
+    parser.add_argument("--metrics", nargs="+", help="metric names (default: the run's eval.metrics)")
+    parser.add_argument("--steps", type=bounded_int(1), help="sampling steps (default: the run's eval.steps)")
+    parser.add_argument("--seed", type=bounded_int(0), default=0, help="seed of the sampling noise")
+    parser.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--out", type=output_file(".json"), help="also write the results as JSON here")
+
+    def body() -> int:
+        import torch
+        from prx_nb.evaluation import load_for_inference, make_generator, score
+        args = parser.parse_args(argv)
+        cfg, denoiser, text_encoder, latents = load_for_inference(args.ckpt, args.device)
+        cfg.eval.steps = args.steps or cfg.eval.steps
+        generate = make_generator(denoiser, text_encoder, latents, cfg, torch.device(args.device))
+        try:
+            results = score(generate, cfg, args.metrics or cfg.eval.metrics, args.n or cfg.eval.n_samples, args.seed,
+                            latents, torch.device(args.device))
+        except ValueError as e:                  # unknown metric names, a judge metric on cached data, ...
+            raise UsageError(str(e)) from None
+        text = json.dumps(results, indent=1)
+        print(text)                              # printed first: a failing write loses nothing
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text)
+        return 0
+
+    return run_command("prx-nb eval", body)
+
+# %% ../nbs/99_cli.ipynb #c42379af
+def caption_columns(pairs: list[str] | None) -> dict[str, str]:
+    "`--caption-column KEY=COLUMN` pairs as a dict (default: long=caption)."
+    columns = {}
+    for pair in pairs or ["long=caption"]:
+        key, sep, column = pair.partition("=")
+        if not (sep and key and column):
+            raise UsageError(f"argument --caption-column: {pair!r} is not KEY=COLUMN (e.g. long=caption)")
+        columns[key] = column
+    return columns
+
+
+def cache_cli(argv: list[str] | None = None) -> int:
+    "`prx-nb cache (--folder DIR | --hf NAME) --out DIR [...]`: encode images and captions once into a training cache."
+    parser = Parser(prog="prx-nb cache", description="Encode captioned images into a sharded cache for data.source = 'cached'.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--folder", help="images with sibling .txt or .json captions")
+    source.add_argument("--hf", help="Hugging Face dataset id or local dataset folder (needs the datasets package)")
+    parser.add_argument("--out", required=True, help="cache folder (an interrupted build resumes)")
+    parser.add_argument("--resolution", type=bounded_int(8), default=256, help="side of the square crops, in pixels")
+    parser.add_argument("--latents", default="identity", help="latent space: identity, flux, repa-e, flux2 or dc-ae")
+    parser.add_argument("--latents-path", help="autoencoder hub id or folder (default: the kind's own)")
+    parser.add_argument("--text-encoder", help="frozen Hugging Face text encoder id or folder (default: captions only)")
+    parser.add_argument("--max-length", type=bounded_int(1), default=256, help="text tokens per caption")
+    parser.add_argument("--caption-keys", nargs="+", default=["long"], help="--folder: caption keys of .json records")
+    parser.add_argument("--image-column", default="image", help="--hf: the image column")
+    parser.add_argument("--caption-column", action="append", metavar="KEY=COLUMN", help="--hf: a caption key and its column")
+    parser.add_argument("--split", default="train", help="--hf: the split")
+    parser.add_argument("--shard-size", type=bounded_int(1), default=1000, help="source items per shard")
+    parser.add_argument("--batch-size", type=bounded_int(1), default=32, help="images encoded at once")
+    parser.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or mps")
+
+    def body() -> int:
+        from prx_nb import data, latents, text
+        args = parser.parse_args(argv)
+        try:
+            source = (data.HFDatasetSource(args.hf, args.image_column, caption_columns(args.caption_column), args.split)
+                      if args.hf else data.ImageFolderSource(args.folder, args.caption_keys))
+            space = latents.load_latent_space(args.latents, args.latents_path, device=args.device)
+            encoder = (text.HFTextEncoder.from_pretrained(args.text_encoder, max_length=args.max_length, device=args.device)
+                       if args.text_encoder else None)
+            manifest = data.build_cache(source, args.out, space, encoder, resolution=args.resolution,
+                                        shard_size=args.shard_size, batch_size=args.batch_size, device=args.device)
+        except (ValueError, ImportError, OSError) as e:     # bad source, missing package, weights not on disk
+            raise UsageError((str(e).strip().splitlines() or [type(e).__name__])[0]) from None
+        print(json.dumps(manifest["report"]))
+        print(f"wrote {args.out}: train on it with data.source=cached data.path={args.out}")
+        return 0
+
+    return run_command("prx-nb cache", body)

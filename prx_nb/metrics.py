@@ -21,13 +21,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
+from .model import PEAK_BF16_FLOPS, PRXDenoiser, RoutingPlan, count_parameters, forward_flops, peak_bf16_flops
+
 # %% auto #0
 __all__ = ['TRAINING_FLOPS_PER_FORWARD', 'FEATURE_METRICS', 'JUDGE_METRICS', 'rbf_kernel_sum', 'mmd', 'expected_rbf_kernel',
            'gaussian_mmd', 'feature_statistics', 'sqrtm_psd', 'frechet_distance_from_stats', 'frechet_distance',
            'to_unit_range', 'fid', 'FeatureExtractor', 'extract_features', 'resize_center_crop', 'PretrainedFeatures',
            'ClipFeatures', 'DinoFeatures', 'InceptionFeatures', 'feature_mmd', 'cmmd', 'dino_mmd', 'Throughput',
-           'cpu_max_rss_bytes', 'measure_throughput', 'count_flops', 'training_flops', 'mfu', 'JudgeFeatures',
-           'FeatureMetric', 'default_extractor', 'reference_features', 'batch_seed', 'evaluate']
+           'cpu_max_rss_bytes', 'measure_throughput', 'count_flops', 'training_flops', 'mfu', 'benchmark_training_step',
+           'JudgeFeatures', 'FeatureMetric', 'default_extractor', 'reference_features', 'batch_seed', 'evaluate']
 
 # %% ../nbs/07_metrics.ipynb #5659665f
 def _check_feature_pair(x: Tensor, y: Tensor) -> None:
@@ -336,11 +338,51 @@ def training_flops(forward_flops: float) -> float:
 def mfu(flops_per_sample: float, samples_per_s: float, peak_flops: float | str) -> float:
     "Model FLOPs utilisation; `peak_flops` in FLOP/s, or a GPU name from `prx_nb.model.PEAK_BF16_FLOPS` (e.g. 'H100')."
     if isinstance(peak_flops, str):
-        from prx_nb.model import PEAK_BF16_FLOPS
         if peak_flops not in PEAK_BF16_FLOPS:
             raise ValueError(f"peak_flops={peak_flops!r}: unknown GPU, expected one of {list(PEAK_BF16_FLOPS)} or a number")
         peak_flops = PEAK_BF16_FLOPS[peak_flops]
     return flops_per_sample * samples_per_s / peak_flops
+
+# %% ../nbs/07_metrics.ipynb #7c574a71
+def benchmark_training_step(denoiser: PRXDenoiser, batch_size: int, height: int, width: int, text_tokens: int,
+                            steps: int = 10, warmup: int = 3, device: torch.device | str = "cpu",
+                            autocast_dtype: torch.dtype | None = None, compile: bool = False,
+                            routing: RoutingPlan | None = None, seed: int = 0) -> dict:
+    """Time AdamW training steps (v-loss on random data) of `denoiser` at inputs (B, C, height, width).
+
+    Returns wall and process-CPU seconds per step (the CPU time is what a busy shared machine cannot inflate),
+    samples/s, achieved model TFLOP/s (3 x forward matmul FLOPs) and MFU where the GPU's peak is known.
+    Half the text positions are padding, as with real captions."""
+    device = torch.device(device)
+    cfg = denoiser.config
+    gen = torch.Generator(device).manual_seed(seed)
+    model = denoiser.to(device).train()
+    step_model = torch.compile(model) if compile else model
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-15,
+                            fused=device.type == "cuda")
+    x = torch.randn(batch_size, cfg.in_channels, height, width, generator=gen, device=device)
+    noise = torch.randn(x.shape, generator=gen, device=device)
+    t = torch.rand(batch_size, generator=gen, device=device)
+    text = torch.randn(batch_size, text_tokens, cfg.context_in_dim, generator=gen, device=device)
+    mask = torch.arange(text_tokens, device=device)[None].expand(batch_size, -1) < max(1, text_tokens // 2)
+    x_t = (1 - t[:, None, None, None]) * x + t[:, None, None, None] * noise
+
+    @torch.enable_grad()
+    def step() -> None:
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            pred = step_model(x_t, t, text, mask, routing=routing, generator=gen).sample
+        loss = F.mse_loss(pred.float(), noise - x)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    speed = measure_throughput(step, batch_size, warmup=warmup, iters=steps, device=device)
+    p = cfg.patch_size
+    flops = training_flops(forward_flops(cfg, (height // p) * (width // p), text_tokens, routing))
+    peak = peak_bf16_flops(device) if autocast_dtype == torch.bfloat16 else None
+    return {"step_s": speed.seconds_per_step, "cpu_s": speed.cpu_seconds_per_step, "samples_per_s": speed.samples_per_s,
+            "tflops": flops * speed.samples_per_s / 1e12, "mfu": mfu(flops, speed.samples_per_s, peak) if peak else None,
+            "params": count_parameters(model)}
 
 # %% ../nbs/07_metrics.ipynb #68385ff6
 class JudgeFeatures(FeatureExtractor):

@@ -14,6 +14,7 @@ from typing import Literal, Mapping, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import Tensor, nn
 from diffusers import PRXTransformer2DModel
 from diffusers.models.transformers.transformer_prx import get_image_ids, img2seq, seq2img
@@ -21,8 +22,8 @@ from diffusers.models.transformers.transformer_prx import get_image_ids, img2seq
 # %% auto #0
 __all__ = ['RoutingMode', 'SPRINT_FILE', 'PRESETS', 'PRESET_INPUT_SIZE', 'PEAK_BF16_FLOPS', 'DenoiserOutput', 'RoutingPlan',
            'draw_kept_indices', 'gather_tokens', 'scatter_tokens', 'gather_rope', 'rope_table', 'conditioning_vector',
-           'PRXDenoiser', 'make_denoiser', 'count_parameters', 'perturb_parameters_', 'forward_flops',
-           'peak_bf16_flops', 'benchmark_training_step']
+           'PRXDenoiser', 'make_denoiser', 'zero_final_layer_', 'count_parameters', 'perturb_parameters_',
+           'forward_flops', 'peak_bf16_flops']
 
 # %% ../nbs/03_model.ipynb #12189506
 class DenoiserOutput(NamedTuple):
@@ -150,123 +151,6 @@ class PRXDenoiser(nn.Module):
         if text_mask is not None and text_mask.shape != text_tokens.shape[:2]:
             raise ValueError(f"text_mask shape {tuple(text_mask.shape)}: expected {tuple(text_tokens.shape[:2])}")
 
-    def _resolve_plan(self, routing: RoutingPlan | None, x_t: Tensor,
-                      generator: torch.Generator | None) -> tuple[RoutingPlan | None, Tensor | None]:
-        "The plan to run (a SPRINT model always fuses) and its (B, K) kept indices."
-        if routing is None and self.sprint_span is None:
-            return None, None
-        if routing is None:  # dense pass of a SPRINT model: every token is kept, the fusion still runs
-            routing = RoutingPlan(*self.sprint_span, keep=1.0, mode="sprint")
-        self._check_span(routing.start, routing.end)
-        if (routing.mode == "sprint") != (self.sprint_span is not None) or (
-                routing.mode == "sprint" and (routing.start, routing.end) != self.sprint_span):
-            raise ValueError(f"routing mode={routing.mode!r} span=({routing.start}, {routing.end}) does not match "
-                             f"this model's sprint_span={self.sprint_span}")
-        b, p = len(x_t), self.config.patch_size
-        gh, gw = x_t.shape[2] // p, x_t.shape[3] // p
-        kept = routing.kept_indices
-        if kept is None:
-            kept = draw_kept_indices(b, gh, gw, routing.keep, routing.group, generator, x_t.device)
-        elif kept.ndim != 2 or len(kept) != b or (kept.numel() and not 0 <= kept.min() <= kept.max() < gh * gw):
-            raise ValueError(f"kept_indices shape {tuple(kept.shape)}: expected (B={b}, K) with values < {gh * gw}")
-        return routing, kept.to(x_t.device)
-
-    def _block(self, block: nn.Module, img: Tensor, txt: Tensor, vec: Tensor, rope: Tensor,
-               mask: Tensor | None) -> Tensor:
-        "One diffusers PRX block, with diffusers' gradient checkpointing when it is enabled."
-        tf = self.transformer
-        if torch.is_grad_enabled() and tf.gradient_checkpointing:
-            return tf._gradient_checkpointing_func(block.__call__, img, txt, vec, rope, mask)
-        return block(hidden_states=img, encoder_hidden_states=txt, temb=vec, image_rotary_emb=rope,
-                     attention_mask=mask)
-
-    def _leave_span(self, plan: RoutingPlan, entry: Tensor, sparse: Tensor, kept: Tensor) -> Tensor:
-        "Put the processed tokens back: over their span-entry state (TREAD) or a mask token + fusion (SPRINT)."
-        if plan.mode == "tread":
-            return scatter_tokens(entry, sparse, kept)
-        deep = scatter_tokens(self.mask_token.to(sparse.dtype).expand_as(entry), sparse, kept)
-        return self.fusion(torch.cat([entry, deep], dim=-1))
-
-    def forward(self, x_t: Tensor, t: Tensor, text_tokens: Tensor, text_mask: Tensor | None = None,
-                taps: Sequence[int] = (), routing: RoutingPlan | None = None,
-                generator: torch.Generator | None = None) -> DenoiserOutput:
-        """Raw network output at (x_t, t) given text; t in [0, 1] (1 = noise) is the diffusers timestep.
-
-        `taps`: block indices whose output image tokens are returned (inside a routed span: processed tokens at
-        their places, the others at their span-entry state). `routing`: a `RoutingPlan`; its indices are drawn
-        from `generator` when the plan holds none."""
-        self._check_inputs(x_t, t, text_tokens, text_mask)
-        bad = [i for i in taps if not 0 <= i < self.depth]
-        if bad:
-            raise ValueError(f"taps {bad} out of range for depth={self.depth}")
-        tf = self.transformer
-        b, _, h, w = x_t.shape
-        plan, kept = self._resolve_plan(routing, x_t, generator)
-        txt = tf.txt_in(text_tokens)  # text is projected once and never updated by the blocks
-        img = tf.img_in(img2seq(x_t, tf.patch_size))
-        rope = rope_table(tf, b, h, w, x_t.device)
-        vec = conditioning_vector(tf, t, b, h, w, img.dtype)
-        tapped, stream, stream_rope = {}, img, rope
-        for i, block in enumerate(tf.blocks):
-            if plan is not None and i == plan.start:  # enter the span with the kept tokens only
-                entry, stream, stream_rope = img, gather_tokens(img, kept), gather_rope(rope, kept)
-            if stream.shape[1]:  # keep = 0 skips the span altogether (e.g. SPRINT's path-drop guidance)
-                stream = self._block(block, stream, txt, vec, stream_rope, text_mask)
-            in_span = plan is not None and plan.start <= i < plan.end
-            if in_span and i == plan.end - 1:
-                img = stream = self._leave_span(plan, entry, stream, kept)
-                stream_rope = rope
-            elif not in_span:
-                img = stream
-            if i in taps:
-                tapped[i] = scatter_tokens(entry, stream, kept) if in_span and i < plan.end - 1 else img
-        out = tf.final_layer(img, vec)
-        return DenoiserOutput(seq2img(out, tf.patch_size, x_t.shape), tapped, kept)
-
-    @classmethod
-    def from_diffusers(cls, transformer: PRXTransformer2DModel, sprint_span: tuple[int, int] | None = None
-                       ) -> "PRXDenoiser":
-        "Wrap a diffusers PRX transformer; the parameters are shared, not copied."
-        return cls(transformer, sprint_span)
-
-    def to_diffusers(self) -> PRXTransformer2DModel:
-        "The wrapped diffusers transformer (shared parameters); a SPRINT model has no diffusers equivalent."
-        if self.sprint_span is not None:
-            raise ValueError(f"to_diffusers: the SPRINT fusion (sprint_span={self.sprint_span}) has no place in "
-                             "diffusers' PRXTransformer2DModel; load it with PRXDenoiser.from_pretrained")
-        return self.transformer
-
-    def save_pretrained(self, path: str | Path) -> None:
-        "Write a diffusers PRXTransformer2DModel folder (plus `prx_nb_sprint.safetensors` for a SPRINT model)."
-        from safetensors.torch import save_file
-        self.transformer.save_pretrained(path)
-        if self.sprint_span is not None:
-            tensors = {"mask_token": self.mask_token, "fusion.weight": self.fusion.weight,
-                       "fusion.bias": self.fusion.bias}
-            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, Path(path) / SPRINT_FILE,
-                      metadata={"sprint_span": json.dumps(self.sprint_span)})
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path, subfolder: str | None = None,
-                        device: torch.device | str = "cpu") -> "PRXDenoiser":
-        "Load a folder written by `save_pretrained`, or any diffusers PRX transformer (folder or hub id)."
-        from safetensors import safe_open
-        local = Path(path, subfolder or "")
-        if (local.exists() or Path(path).is_absolute() or str(path).startswith(".")) and not (
-                local / "config.json").is_file():
-            raise FileNotFoundError(f"{local / 'config.json'}: no PRXTransformer2DModel config there")
-        transformer = PRXTransformer2DModel.from_pretrained(path, subfolder=subfolder, low_cpu_mem_usage=False)
-        if not (local / SPRINT_FILE).is_file():
-            return cls(transformer).to(device)
-        with safe_open(local / SPRINT_FILE, "pt") as f:
-            denoiser = cls(transformer, tuple(json.loads(f.metadata()["sprint_span"])))
-            state = {k: f.get_tensor(k) for k in f.keys()}
-        with torch.no_grad():
-            denoiser.mask_token.copy_(state["mask_token"])
-            denoiser.fusion.weight.copy_(state["fusion.weight"])
-            denoiser.fusion.bias.copy_(state["fusion.bias"])
-        return denoiser.to(device)
-
 # %% ../nbs/03_model.ipynb #ffc14582
 _PRX_1_2B = dict(in_channels=16, patch_size=2, context_in_dim=2304, hidden_size=1792, mlp_ratio=3.5, num_heads=28,
                  depth=16, axes_dim=[32, 32])
@@ -291,7 +175,7 @@ PRESET_INPUT_SIZE: dict[str, int] = {"tiny": 16, "cpu": 32, "prx-1.2b": 32, "prx
 
 def make_denoiser(preset: str, device: torch.device | str = "cpu", seed: int = 0,
                   sprint_span: tuple[int, int] | None = None, **overrides) -> PRXDenoiser:
-    "A freshly initialised `PRXDenoiser` from a preset; `overrides` replace diffusers config keys."
+    "A freshly initialised `PRXDenoiser` from a preset (last layer zeroed as in PRX); `overrides` replace diffusers config keys."
     if preset not in PRESETS:
         raise ValueError(f"preset={preset!r}: expected one of {list(PRESETS)}")
     config = {**PRESETS[preset], **overrides}
@@ -300,7 +184,19 @@ def make_denoiser(preset: str, device: torch.device | str = "cpu", seed: int = 0
         raise ValueError(f"unknown PRXTransformer2DModel config keys {sorted(unknown)}")
     with torch.random.fork_rng(devices=[]), torch.device(device):  # seeded init without touching the global RNG
         torch.manual_seed(seed)
-        return PRXDenoiser(PRXTransformer2DModel(**config), sprint_span)
+        transformer = PRXTransformer2DModel(**config)
+    zero_final_layer_(transformer)
+    return PRXDenoiser(transformer, sprint_span)
+
+
+def zero_final_layer_(transformer: PRXTransformer2DModel) -> PRXTransformer2DModel:
+    "Zero the last adaLN modulation and output projection, as PRX (and DiT) initialise them: a fresh model outputs 0."
+    final = transformer.final_layer
+    with torch.no_grad():
+        for layer in (final.adaLN_modulation[-1], final.linear):
+            layer.weight.zero_()
+            layer.bias.zero_()
+    return transformer
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -315,6 +211,137 @@ def perturb_parameters_(module: nn.Module, std: float = 0.05, seed: int = 0) -> 
         for p in module.parameters():
             p.add_(torch.randn(p.shape, generator=gen).to(p) * std)
     return module
+
+# %% ../nbs/03_model.ipynb #f6a7b8c9
+@patch
+def _block(self: PRXDenoiser, block: nn.Module, img: Tensor, txt: Tensor, vec: Tensor, rope: Tensor,
+           mask: Tensor | None) -> Tensor:
+    "One diffusers PRX block, with diffusers' gradient checkpointing when it is enabled."
+    tf = self.transformer
+    if torch.is_grad_enabled() and tf.gradient_checkpointing:
+        return tf._gradient_checkpointing_func(block.__call__, img, txt, vec, rope, mask)
+    return block(hidden_states=img, encoder_hidden_states=txt, temb=vec, image_rotary_emb=rope,
+                 attention_mask=mask)
+
+
+@patch
+def _resolve_plan(self: PRXDenoiser, routing: RoutingPlan | None, x_t: Tensor,
+                  generator: torch.Generator | None) -> tuple[RoutingPlan | None, Tensor | None]:
+    "The plan to run (a SPRINT model always fuses) and its (B, K) kept indices."
+    if routing is None and self.sprint_span is None:
+        return None, None
+    if routing is None:  # dense pass of a SPRINT model: every token is kept, the fusion still runs
+        routing = RoutingPlan(*self.sprint_span, keep=1.0, mode="sprint")
+    self._check_span(routing.start, routing.end)
+    if (routing.mode == "sprint") != (self.sprint_span is not None) or (
+            routing.mode == "sprint" and (routing.start, routing.end) != self.sprint_span):
+        raise ValueError(f"routing mode={routing.mode!r} span=({routing.start}, {routing.end}) does not match "
+                         f"this model's sprint_span={self.sprint_span}")
+    b, p = len(x_t), self.config.patch_size
+    gh, gw = x_t.shape[2] // p, x_t.shape[3] // p
+    kept = routing.kept_indices
+    if kept is None:
+        kept = draw_kept_indices(b, gh, gw, routing.keep, routing.group, generator, x_t.device)
+    elif kept.ndim != 2 or len(kept) != b or (kept.numel() and not 0 <= kept.min() <= kept.max() < gh * gw):
+        raise ValueError(f"kept_indices shape {tuple(kept.shape)}: expected (B={b}, K) with values < {gh * gw}")
+    return routing, kept.to(x_t.device)
+
+
+@patch
+def _leave_span(self: PRXDenoiser, plan: RoutingPlan, entry: Tensor, sparse: Tensor, kept: Tensor) -> Tensor:
+    "Put the processed tokens back: over their span-entry state (TREAD) or a mask token + fusion (SPRINT)."
+    if plan.mode == "tread":
+        return scatter_tokens(entry, sparse, kept)
+    deep = scatter_tokens(self.mask_token.to(sparse.dtype).expand_as(entry), sparse, kept)
+    return self.fusion(torch.cat([entry, deep], dim=-1))
+
+# %% ../nbs/03_model.ipynb #a7b8c9d0
+@patch
+def forward(self: PRXDenoiser, x_t: Tensor, t: Tensor, text_tokens: Tensor, text_mask: Tensor | None = None,
+            taps: Sequence[int] = (), routing: RoutingPlan | None = None,
+            generator: torch.Generator | None = None) -> DenoiserOutput:
+    """Raw network output at (x_t, t) given text; t in [0, 1] (1 = noise) is the diffusers timestep.
+
+    `taps`: block indices whose output image tokens are returned (inside a routed span: processed tokens at
+    their places, the others at their span-entry state). `routing`: a `RoutingPlan`; its indices are drawn
+    from `generator` when the plan holds none."""
+    self._check_inputs(x_t, t, text_tokens, text_mask)
+    bad = [i for i in taps if not 0 <= i < self.depth]
+    if bad:
+        raise ValueError(f"taps {bad} out of range for depth={self.depth}")
+    tf = self.transformer
+    b, _, h, w = x_t.shape
+    plan, kept = self._resolve_plan(routing, x_t, generator)
+    txt = tf.txt_in(text_tokens)  # text is projected once and never updated by the blocks
+    img = tf.img_in(img2seq(x_t, tf.patch_size))
+    rope = rope_table(tf, b, h, w, x_t.device)
+    vec = conditioning_vector(tf, t, b, h, w, img.dtype)
+    tapped, stream, stream_rope = {}, img, rope
+    for i, block in enumerate(tf.blocks):
+        if plan is not None and i == plan.start:  # enter the span with the kept tokens only
+            entry, stream, stream_rope = img, gather_tokens(img, kept), gather_rope(rope, kept)
+        if stream.shape[1]:  # keep = 0 skips the span altogether (e.g. SPRINT's path-drop guidance)
+            stream = self._block(block, stream, txt, vec, stream_rope, text_mask)
+        in_span = plan is not None and plan.start <= i < plan.end
+        if in_span and i == plan.end - 1:
+            img = stream = self._leave_span(plan, entry, stream, kept)
+            stream_rope = rope
+        elif not in_span:
+            img = stream
+        if i in taps:
+            tapped[i] = scatter_tokens(entry, stream, kept) if in_span and i < plan.end - 1 else img
+    out = tf.final_layer(img, vec)
+    return DenoiserOutput(seq2img(out, tf.patch_size, x_t.shape), tapped, kept)
+
+
+@patch(cls_method=True)
+def from_diffusers(cls: PRXDenoiser, transformer: PRXTransformer2DModel, sprint_span: tuple[int, int] | None = None
+                   ) -> "PRXDenoiser":
+    "Wrap a diffusers PRX transformer; the parameters are shared, not copied."
+    return cls(transformer, sprint_span)
+
+
+@patch
+def to_diffusers(self: PRXDenoiser) -> PRXTransformer2DModel:
+    "The wrapped diffusers transformer (shared parameters); a SPRINT model has no diffusers equivalent."
+    if self.sprint_span is not None:
+        raise ValueError(f"to_diffusers: the SPRINT fusion (sprint_span={self.sprint_span}) has no place in "
+                         "diffusers' PRXTransformer2DModel; load it with PRXDenoiser.from_pretrained")
+    return self.transformer
+
+# %% ../nbs/03_model.ipynb #b8c9d0e1
+@patch
+def save_pretrained(self: PRXDenoiser, path: str | Path) -> None:
+    "Write a diffusers PRXTransformer2DModel folder (plus `prx_nb_sprint.safetensors` for a SPRINT model)."
+    from safetensors.torch import save_file
+    self.transformer.save_pretrained(path)
+    if self.sprint_span is not None:
+        tensors = {"mask_token": self.mask_token, "fusion.weight": self.fusion.weight,
+                   "fusion.bias": self.fusion.bias}
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, Path(path) / SPRINT_FILE,
+                  metadata={"sprint_span": json.dumps(self.sprint_span)})
+
+
+@patch(cls_method=True)
+def from_pretrained(cls: PRXDenoiser, path: str | Path, subfolder: str | None = None,
+                    device: torch.device | str = "cpu") -> "PRXDenoiser":
+    "Load a folder written by `save_pretrained`, or any diffusers PRX transformer (folder or hub id)."
+    from safetensors import safe_open
+    local = Path(path, subfolder or "")
+    if (local.exists() or Path(path).is_absolute() or str(path).startswith(".")) and not (
+            local / "config.json").is_file():
+        raise FileNotFoundError(f"{local / 'config.json'}: no PRXTransformer2DModel config there")
+    transformer = PRXTransformer2DModel.from_pretrained(path, subfolder=subfolder, low_cpu_mem_usage=False)
+    if not (local / SPRINT_FILE).is_file():
+        return cls(transformer).to(device)
+    with safe_open(local / SPRINT_FILE, "pt") as f:
+        denoiser = cls(transformer, tuple(json.loads(f.metadata()["sprint_span"])))
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    with torch.no_grad():
+        denoiser.mask_token.copy_(state["mask_token"])
+        denoiser.fusion.weight.copy_(state["fusion.weight"])
+        denoiser.fusion.bias.copy_(state["fusion.bias"])
+    return denoiser.to(device)
 
 # %% ../nbs/03_model.ipynb #faf3dac2
 def forward_flops(config: Mapping, image_tokens: int, text_tokens: int, routing: RoutingPlan | None = None) -> int:
@@ -345,7 +372,7 @@ def forward_flops(config: Mapping, image_tokens: int, text_tokens: int, routing:
     final = 2 * (c * 2 * c + n * c * patch_dim)  # adaLN + linear
     return embed + blocks + final
 
-# %% ../nbs/03_model.ipynb #7c574a71
+# %% ../nbs/03_model.ipynb #c9d0e1f2
 PEAK_BF16_FLOPS: dict[str, float] = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}
 
 
@@ -356,45 +383,3 @@ def peak_bf16_flops(device: torch.device | str) -> float | None:
         return None
     name = torch.cuda.get_device_name(device)
     return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
-
-
-def benchmark_training_step(denoiser: PRXDenoiser, batch_size: int, height: int, width: int, text_tokens: int,
-                            steps: int = 10, warmup: int = 3, device: torch.device | str = "cpu",
-                            autocast_dtype: torch.dtype | None = None, compile: bool = False,
-                            routing: RoutingPlan | None = None, seed: int = 0) -> dict:
-    """Time AdamW training steps (v-loss on random data) of `denoiser` at inputs (B, C, height, width).
-
-    Returns wall and process-CPU seconds per step (the CPU time is what a busy shared machine cannot inflate),
-    samples/s, achieved model TFLOP/s (3 x forward matmul FLOPs) and MFU where the GPU's peak is known.
-    Half the text positions are padding, as with real captions."""
-    device = torch.device(device)
-    cfg = denoiser.config
-    gen = torch.Generator(device).manual_seed(seed)
-    model = denoiser.to(device).train()
-    step_model = torch.compile(model) if compile else model
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-15,
-                            fused=device.type == "cuda")
-    x = torch.randn(batch_size, cfg.in_channels, height, width, generator=gen, device=device)
-    noise = torch.randn(x.shape, generator=gen, device=device)
-    t = torch.rand(batch_size, generator=gen, device=device)
-    text = torch.randn(batch_size, text_tokens, cfg.context_in_dim, generator=gen, device=device)
-    mask = torch.arange(text_tokens, device=device)[None].expand(batch_size, -1) < max(1, text_tokens // 2)
-    x_t = (1 - t[:, None, None, None]) * x + t[:, None, None, None] * noise
-
-    @torch.enable_grad()
-    def step() -> None:
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-            pred = step_model(x_t, t, text, mask, routing=routing, generator=gen).sample
-        loss = F.mse_loss(pred.float(), noise - x)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    from prx_nb.metrics import measure_throughput, mfu, training_flops  # the timing harness and MFU live in metrics
-    speed = measure_throughput(step, batch_size, warmup=warmup, iters=steps, device=device)
-    p = cfg.patch_size
-    flops = training_flops(forward_flops(cfg, (height // p) * (width // p), text_tokens, routing))
-    peak = peak_bf16_flops(device) if autocast_dtype == torch.bfloat16 else None
-    return {"step_s": speed.seconds_per_step, "cpu_s": speed.cpu_seconds_per_step, "samples_per_s": speed.samples_per_s,
-            "tflops": flops * speed.samples_per_s / 1e12, "mfu": mfu(flops, speed.samples_per_s, peak) if peak else None,
-            "params": count_parameters(model)}

@@ -7,7 +7,8 @@ import sys
 
 import torch
 
-from prx_nb.model import PRESET_INPUT_SIZE, PRESETS, RoutingPlan, benchmark_training_step, make_denoiser
+from prx_nb.metrics import benchmark_training_step
+from prx_nb.model import PRESET_INPUT_SIZE, PRESETS, RoutingPlan, make_denoiser
 
 
 def main(argv: list[str] | None = None) -> int:

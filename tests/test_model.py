@@ -9,8 +9,8 @@ from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, PRXPipelin
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, T5GemmaConfig, T5GemmaEncoderModel
 
-from prx_nb.model import (PRXDenoiser, RoutingPlan, benchmark_training_step, make_denoiser,
-                          perturb_parameters_)
+from prx_nb.metrics import benchmark_training_step
+from prx_nb.model import PRXDenoiser, RoutingPlan, make_denoiser, perturb_parameters_
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT_DIM = 32  # the tiny preset's context_in_dim, also the tiny T5Gemma's width

@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from prx_nb import train as T
+from prx_nb import checkpoints, cli, config, evaluation, objective, runtime
+from prx_nb import train as train_lib
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny" / "base.toml"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}   # tiny models: one thread is fastest and avoids oversubscription
 torch.set_num_threads(1)                        # the same in this process as in the subprocesses
-RUN = [sys.executable, "-c", "import sys; from prx_nb.train import train_cli; sys.exit(train_cli(sys.argv[1:]))"]
+RUN = [sys.executable, "-c", "import sys; from prx_nb.cli import train_cli; sys.exit(train_cli(sys.argv[1:]))"]
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:
     "Run `prx-nb train ARGS` in this process; return (exit status, stderr)."
-    code = T.train_cli([str(a) for a in args])
+    code = cli.train_cli([str(a) for a in args])
     return code, capsys.readouterr().err
 
 
@@ -34,23 +35,35 @@ def read_log(out: Path) -> dict[int, dict]:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").rglob("*.toml")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_config_file_is_valid(path):
-    cfg = T.load_config(path)
+    cfg = config.load_config(path)
     assert cfg.train.steps >= 1
 
 
+CPU_CONFIGS = sorted([*(ROOT / "configs" / "cpu").glob("*.toml"), *(ROOT / "configs" / "tiny").glob("*.toml")])
+
+
+@pytest.mark.parametrize("path", CPU_CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_cpu_config_trains_two_steps(path, tmp_path):
+    "A config that only loads is not tested: each CPU and tiny config trains (bf16 stored weights included)."
+    cfg = config.load_config(path, ["train.steps=2", "train.batch_size=2", "train.log_every=1", "eval.every=0",
+                                    "train.progress=false", f"train.out_dir={tmp_path}"])
+    result = train_lib.train(cfg)
+    assert result.step == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in result.history)
+
+
 def test_rows_differ_from_baseline_by_one_change():
-    base = T.config_to_table(T.load_config(ROOT / "configs/prx-1.2b/baseline.toml"))
+    base = config.config_to_table(config.load_config(ROOT / "configs/prx-1.2b/baseline.toml"))
     for row, (section, key, value) in {"short-captions": ("data", "captions", "short"),
                                        "bf16-weights": ("train", "weights_dtype", "bfloat16"),
                                        "x-pred-latent": ("flow", "prediction", "x")}.items():
-        table = T.config_to_table(T.load_config(ROOT / f"configs/prx-1.2b/{row}.toml"))
+        table = config.config_to_table(config.load_config(ROOT / f"configs/prx-1.2b/{row}.toml"))
         diff = {(s, k) for s in base if isinstance(base[s], dict) for k in base[s] if base[s][k] != table[s][k]}
         assert diff == {(section, key), ("train", "out_dir")}, row
         assert table[section][key] == value
 
 
 def test_baseline_matches_the_reference_settings():
-    cfg = T.load_config(ROOT / "configs/prx-1.2b/baseline.toml")
+    cfg = config.load_config(ROOT / "configs/prx-1.2b/baseline.toml")
     assert (cfg.optim.lr, cfg.optim.betas, cfg.optim.eps, cfg.optim.weight_decay, cfg.optim.grad_clip) == \
         (1e-4, (0.9, 0.95), 1e-15, 0.0, 0.2)
     assert (cfg.schedule.kind, cfg.schedule.warmup_steps, cfg.train.steps, cfg.train.batch_size) == ("constant", 1000, 100_000, 32)
@@ -80,6 +93,15 @@ BAD = [
     (["techniques=[{name='min_snr'}]", "flow.loss_space=x"], "techniques.min_snr needs flow.loss_space = 'v'"),
     (["techniques.min_snr.gamma=3.0"], "no technique named 'min_snr'"),
     (["data.source=cached"], "data.path"),
+    (["optim.betas=[0.9, 1.0]"], "optim.betas = [0.9, 1.0]: expected values in [0, 1)"),
+    (["optim.eps=-1e-8"], "optim.eps = -1e-08"),
+    (["optim.weight_decay=-0.1"], "optim.weight_decay = -0.1"),
+    (["model.mlp_ratio=0.0"], "model.mlp_ratio = 0.0"),
+    (["model.bottleneck_size=0"], "model.bottleneck_size = 0"),
+    (["text.dim=0"], "text.dim = 0"),
+    (["flow.t_eps=0.0"], "flow.t_eps = 0.0"),
+    (["data.workers=-1"], "data.workers = -1"),
+    (["train.out_dir="], "train.out_dir = ''"),
     (['eval.metrics=["fdi"]'], "eval.metrics = ['fdi']: expected names from"),
     (["data.source=cached", "data.path=cache", 'eval.metrics=["caption_accuracy"]'], "unless data.source = 'shapes'"),
 ]
@@ -87,8 +109,8 @@ BAD = [
 
 @pytest.mark.parametrize("overrides,message", BAD, ids=[b[1][:30] for b in BAD])
 def test_bad_config_is_one_line_naming_the_key(overrides, message):
-    with pytest.raises(T.ConfigError) as e:
-        T.load_config(TINY, overrides)
+    with pytest.raises(config.ConfigError) as e:
+        config.load_config(TINY, overrides)
     assert message in str(e.value) and "\n" not in str(e.value)
     assert str(TINY) in str(e.value)
 
@@ -96,13 +118,13 @@ def test_bad_config_is_one_line_naming_the_key(overrides, message):
 def test_inherit_and_file_errors(tmp_path):
     (tmp_path / "child.toml").write_text('inherit = "missing.toml"\n')
     with pytest.raises(FileNotFoundError, match="missing.toml"):
-        T.load_config(tmp_path / "child.toml")
+        config.load_config(tmp_path / "child.toml")
     (tmp_path / "bad.toml").write_text("[train\nsteps = 3\n")
-    with pytest.raises(T.ConfigError, match="invalid TOML"):
-        T.load_config(tmp_path / "bad.toml")
+    with pytest.raises(config.ConfigError, match="invalid TOML"):
+        config.load_config(tmp_path / "bad.toml")
     (tmp_path / "loop.toml").write_text('inherit = "loop.toml"\n')
-    with pytest.raises(T.ConfigError, match="inherit cycle"):
-        T.load_config(tmp_path / "loop.toml")
+    with pytest.raises(config.ConfigError, match="inherit cycle"):
+        config.load_config(tmp_path / "loop.toml")
 
 
 def test_cli_bad_config_exits_2_with_one_line(capsys):
@@ -126,7 +148,7 @@ def test_sigterm_then_resume_is_exact(tmp_path, capsys):
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 128 + signal.SIGTERM, err
-    saved = T.checkpoint_dirs(interrupted / "checkpoints")
+    saved = checkpoints.checkpoint_dirs(interrupted / "checkpoints")
     assert len(saved) == 1
     k = int(saved[0].name.split("_")[1])
     n = k + 4
@@ -143,10 +165,38 @@ def test_corrupt_and_mismatched_checkpoints_are_clear_errors(tmp_path, capsys):
     assert run_cli(capsys, "--config", TINY, "train.steps=2", f"train.out_dir={out}")[0] == 0
     code, err = run_cli(capsys, "--config", TINY, "train.steps=3", "model.depth=3", f"train.out_dir={out}")
     assert code == 2 and "model.depth = None" in err and err.count("\n") == 1
-    weights = T.checkpoint_dirs(out / "checkpoints")[-1] / "model.safetensors"
+    weights = checkpoints.checkpoint_dirs(out / "checkpoints")[-1] / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     code, err = run_cli(capsys, "--config", TINY, "train.steps=3", f"train.out_dir={out}")
-    assert code == 2 and "corrupt" in err and "model.safetensors" in err
+    assert code == 2 and "damaged" in err and "model.safetensors" in err
+
+
+def test_inference_never_opens_dcp_metadata(tmp_path, capsys):
+    "A planted pickle in sharded/.metadata must not run: inference and export read safetensors only."
+    import pickle
+    out, marker = tmp_path / "run", tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    assert run_cli(capsys, "--config", TINY, "train.steps=1", f"train.out_dir={out}")[0] == 0
+    ckpt = checkpoints.checkpoint_dirs(out / "checkpoints")[-1]
+    (ckpt / "sharded").mkdir()
+    (ckpt / "sharded" / ".metadata").write_bytes(pickle.dumps(Payload()))
+    evaluation.load_for_inference(out)
+    evaluation.export_pretrained(out, tmp_path / "export")
+    assert not marker.exists()
+
+
+def test_incomplete_latest_checkpoint_falls_back(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "--config", TINY, "train.steps=2", "train.ckpt_every=1", f"train.out_dir={out}")[0] == 0
+    (out / "checkpoints" / "step_0000005").mkdir()                     # a save cut short: no state.json
+    capsys.readouterr()
+    assert cli.train_cli(["--config", str(TINY), "train.steps=3", f"train.out_dir={out}"]) == 0
+    assert "skipping incomplete checkpoint(s) ['step_0000005']; resuming from step_0000002" in capsys.readouterr().out
+    assert sorted(read_log(out)) == [1, 2, 3]
 
 
 def test_nonfinite_losses_stop_the_run(tmp_path, capsys):
@@ -158,13 +208,13 @@ def test_nonfinite_losses_stop_the_run(tmp_path, capsys):
 def test_min_snr_plugin_changes_the_loss_and_ema_export_loads(tmp_path):
     from diffusers import PRXTransformer2DModel
     common = [f"train.steps=2", "train.ema_decay=0.9"]
-    base = T.train(T.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'a'}"]))
-    snr = T.train(T.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'b'}", "techniques=[{name='min_snr'}]"]))
+    base = train_lib.train(config.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'a'}"]))
+    snr = train_lib.train(config.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'b'}", "techniques=[{name='min_snr'}]"]))
     assert snr.history[0]["loss"] < base.history[0]["loss"]       # weights min((1-t)^2, 5t^2) <= 1
-    exported = T.export_pretrained(snr.checkpoint, tmp_path / "export")
+    exported = evaluation.export_pretrained(snr.checkpoint, tmp_path / "export")
     reloaded = PRXTransformer2DModel.from_pretrained(exported)
-    _, denoiser, text_encoder, _ = T.load_for_inference(snr.checkpoint)
-    ema = T._load_tensors(snr.checkpoint / "ema.safetensors")
+    _, denoiser, text_encoder, _ = evaluation.load_for_inference(snr.checkpoint)
+    ema = checkpoints._load_tensors(snr.checkpoint / "ema.safetensors")
     # the EMA averages the denoiser and the word encoder trained with it; inference loads both
     for prefix, module in (("denoiser.", denoiser), ("text_encoder.", text_encoder)):
         averaged = {n.removeprefix(prefix): v for n, v in ema.items() if n.startswith(prefix)}
@@ -178,10 +228,10 @@ def test_sample_cli_writes_png(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_cli(capsys, "--config", TINY, "train.steps=1", f"train.out_dir={out}")[0] == 0
     png = tmp_path / "grid.png"
-    assert T.sample_cli(["--ckpt", str(out), "--prompt", "a red square", "--prompt", "a blue circle",
+    assert cli.sample_cli(["--ckpt", str(out), "--prompt", "a red square", "--prompt", "a blue circle",
                          "--out", str(png), "--steps", "2"]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert T.sample_cli(["--ckpt", str(tmp_path / "none"), "--prompt", "x", "--out", str(png)]) == 2
+    assert cli.sample_cli(["--ckpt", str(tmp_path / "none"), "--prompt", "x", "--out", str(png)]) == 2
 
 
 # -- cached real data ------------------------------------------------------------------------------
@@ -203,13 +253,13 @@ def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
                      shard_size=4)
     overrides = ["data.source=cached", f"data.path={tmp_path / 'cache'}", f"text.encoder={encoder_dir}",
                  "text.max_length=8", "text.caption_dropout=0.5", f"train.out_dir={tmp_path / 'run'}", "train.steps=3"]
-    cfg = T.load_config(TINY, overrides)
+    cfg = config.load_config(TINY, overrides)
 
-    stream = T.build_data(cfg, T.init_runtime(cfg.train, cfg.dist))
-    empty, rt = stream.empty_prompt(), T.init_runtime(cfg.train, cfg.dist)
+    stream = objective.build_data(cfg, runtime.init_runtime(cfg.train, cfg.dist))
+    empty, rt = stream.empty_prompt(), runtime.init_runtime(cfg.train, cfg.dist)
     for step in range(8):  # a step where some captions are dropped and some kept
         source = stream.batch(step)
-        batch = T.make_batch(step, source, IdentityLatents(), encoder, T.time_sampler(cfg.flow), cfg, rt, empty)
+        batch = objective.make_batch(step, source, IdentityLatents(), encoder, config.time_sampler(cfg.flow), cfg, rt, empty)
         dropped = torch.tensor([c == "" for c in batch.captions])
         if 0 < dropped.sum() < len(dropped):
             break
@@ -218,13 +268,13 @@ def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
     assert torch.equal(batch.text_tokens[dropped], empty["tokens"].expand(int(dropped.sum()), -1, -1))
     assert torch.equal(batch.text_tokens[~dropped], source["tokens"][~dropped])
 
-    result = T.train(cfg)
+    result = train_lib.train(cfg)
     assert result.step == 3 and all(torch.isfinite(torch.tensor(r["loss"])) for r in result.history)
     narrow = text.WordTextEncoder(text.build_vocab(["a", "square"]), dim=8, layers=1, heads=2, max_length=8)
     data.build_cache(data.ImageFolderSource(folder), tmp_path / "narrow", IdentityLatents(), narrow.requires_grad_(False),
                      resolution=16, shard_size=4)
-    with pytest.raises(T.ConfigError, match="width 8"):
-        T.train(T.load_config(TINY, [*overrides, f"data.path={tmp_path / 'narrow'}"]))
+    with pytest.raises(config.ConfigError, match="width 8"):
+        train_lib.train(config.load_config(TINY, [*overrides, f"data.path={tmp_path / 'narrow'}"]))
 
 
 def test_fresh_run_refuses_old_checkpoints_and_resume_drops_later_records(tmp_path, capsys):
@@ -246,8 +296,8 @@ def test_tensorboard_tracker_gets_every_logged_record(tmp_path, monkeypatch):
     module = types.ModuleType("torch.utils.tensorboard")
     module.SummaryWriter = lambda log_dir, purge_step: writer
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", module)
-    monkeypatch.setattr(T, "tracker_installed", lambda name: True)   # the config check looks for the real package
-    result = T.train(T.load_config(TINY, ["train.steps=4", "train.log_every=2", "eval.every=4", "train.trackers=['tensorboard']",
+    monkeypatch.setattr(config, "package_installed", lambda name: True)   # the config check looks for the real package
+    result = train_lib.train(config.load_config(TINY, ["train.steps=4", "train.log_every=2", "eval.every=4", "train.trackers=['tensorboard']",
                                           f"train.out_dir={tmp_path}"]))
     assert [s for tag, s in tags if tag == "train/loss"] == [r["step"] for r in result.history] == [2, 4]
     assert ("eval/samples", 4) in tags

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from prx_nb import train as T
+from prx_nb import checkpoints, config, evaluation
+from prx_nb import train as train_lib
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny" / "base.toml"
 COMMON = ["train.steps=3", "train.ckpt_every=0", "text.caption_dropout=0.5", "train.ema_decay=0.5", "eval.every=3"]
-ENTRY = "import sys\nfrom prx_nb.train import train_cli\nsys.exit(train_cli(sys.argv[1:]))\n"
+ENTRY = "import sys\nfrom prx_nb.cli import train_cli\nsys.exit(train_cli(sys.argv[1:]))\n"
 
 
 def losses(out: Path) -> list[float]:
@@ -25,7 +26,7 @@ def single(tmp_path_factory) -> Path:
     "The reference: one process, global batch 4."
     out = tmp_path_factory.mktemp("single")
     torch.set_num_threads(1)
-    T.train(T.load_config(TINY, [*COMMON, "train.batch_size=4", f"train.out_dir={out}"]))
+    train_lib.train(config.load_config(TINY, [*COMMON, "train.batch_size=4", f"train.out_dir={out}"]))
     return out
 
 
@@ -46,10 +47,10 @@ def test_two_processes_match_one(tmp_path, single, strategy):
     out = torchrun(tmp_path, strategy)
     torch.testing.assert_close(losses(out), losses(single), rtol=1e-4, atol=1e-5)
     # the final checkpoint (sharded under FSDP2) loads on one process and holds the same (EMA) weights
-    _, reference, _, _ = T.load_for_inference(single)
-    _, denoiser, _, _ = T.load_for_inference(out)
+    _, reference, _, _ = evaluation.load_for_inference(single)
+    _, denoiser, _, _ = evaluation.load_for_inference(out)
     if strategy == "fsdp":
-        assert (T.checkpoint_dirs(out / "checkpoints")[-1] / "sharded").is_dir()
+        assert (checkpoints.checkpoint_dirs(out / "checkpoints")[-1] / "sharded").is_dir()
     assert (out / "samples" / "step_0000003.png").is_file()          # evaluation ran on every process
     for (name, a), b in zip(reference.state_dict().items(), denoiser.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5, msg=name)

@@ -1,6 +1,6 @@
 """Shrink stored PNG outputs of notebooks (256-colour palette, optimised), keeping each chapter well under 1 MB.
 
-python tools/shrink_figures.py nbs/08_train.ipynb [more notebooks ...]
+python tools/shrink_figures.py nbs/09_train.ipynb [more notebooks ...]
 """
 import base64
 import io
