@@ -275,7 +275,7 @@ def cache_cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or mps")
 
     def body() -> int:
-        from prx_nb import data, latents, text
+        from prx_nb import cache, data, latents, text
         args = parser.parse_args(argv)
         try:
             source = (data.HFDatasetSource(args.hf, args.image_column, caption_columns(args.caption_column), args.split)
@@ -283,7 +283,7 @@ def cache_cli(argv: list[str] | None = None) -> int:
             space = latents.load_latent_space(args.latents, args.latents_path, device=args.device)
             encoder = (text.HFTextEncoder.from_pretrained(args.text_encoder, max_length=args.max_length, device=args.device)
                        if args.text_encoder else None)
-            manifest = data.build_cache(source, args.out, space, encoder, resolution=args.resolution,
+            manifest = cache.build_cache(source, args.out, space, encoder, resolution=args.resolution,
                                         shard_size=args.shard_size, batch_size=args.batch_size, device=args.device)
         except (ValueError, ImportError, OSError) as e:     # bad source, missing package, weights not on disk
             raise UsageError((str(e).strip().splitlines() or [type(e).__name__])[0]) from None

@@ -1,4 +1,4 @@
-"""Image-caption sources (image folders, Hugging Face datasets), robust decoding and resizing, aspect-ratio buckets, a sharded and resumable cache of latents and text embeddings, and a rank- and worker-sharded loader that resumes mid-epoch.
+"""Image-caption sources (image folders, Hugging Face datasets), robust decoding, one resize-and-crop for data and metrics, aspect-ratio buckets, and a report that counts every skipped item by reason.
 
 Docs: https://prx-nb.github.io/prx_nb/data.html.md"""
 
@@ -7,32 +7,24 @@ Docs: https://prx-nb.github.io/prx_nb/data.html.md"""
 # %% ../nbs/06_data.ipynb #614ca5af
 from __future__ import annotations
 
-import hashlib
 import io
-import itertools
 import json
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'ALPHA_MODES', 'MANIFEST', 'EMPTY_PROMPT', 'CACHE_VERSION', 'SourceItem', 'check_dataset_path',
-           'lookup', 'ImageFolderSource', 'HFDatasetSource', 'SkipItem', 'decode_image', 'to_rgb', 'resize_center_crop',
-           'image_to_tensor', 'aspect_buckets', 'nearest_bucket', 'PreparedItem', 'prepare_item', 'DataReport',
-           'prepare_items', 'write_json_atomic', 'describe_encoder', 'shard_name', 'record_name', 'encode_shard',
-           'cache_settings', 'check_settings', 'collect_manifest', 'build_cache', 'LatentCache', 'epoch_generator',
-           'epoch_batches', 'CachedBatches', 'CachedStream']
+__all__ = ['IMAGE_SUFFIXES', 'ALPHA_MODES', 'SourceItem', 'check_dataset_path', 'lookup', 'ImageFolderSource', 'HFDatasetSource',
+           'SkipItem', 'decode_image', 'to_rgb', 'resize_center_crop', 'image_to_tensor', 'aspect_buckets',
+           'nearest_bucket', 'PreparedItem', 'prepare_item', 'DataReport', 'prepare_items', 'write_problem_folder']
 
 # %% ../nbs/06_data.ipynb #d386b471
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -194,22 +186,25 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
     return image.convert("RGB")
 
 # %% ../nbs/06_data.ipynb #c9f13d72
-def resize_center_crop(image: Image.Image, height: int, width: int,
-                       resample: Image.Resampling = Image.Resampling.BICUBIC) -> Image.Image:
-    "Scale `image` to cover `height` x `width` (aspect kept, integer sizes as torchvision), then crop the centre."
-    w, h = image.size
+def resize_center_crop(images: Tensor, height: int, width: int | None = None) -> Tensor:
+    "Resize images (B, C, h, w) to cover `height` x `width` (bicubic, antialiased, aspect kept, integer sizes as torchvision), then crop the centre."
+    width = height if width is None else width
+    h, w = images.shape[-2:]
     if height * w >= width * h:                 # relatively wider than the target: match heights
-        size = (max(width, int(height * w / h)), height)
+        new_h, new_w = height, max(width, int(height * w / h))
     else:
-        size = (width, max(height, int(width * h / w)))
-    image = image.resize(size, resample)
-    top, left = int(round((size[1] - height) / 2.0)), int(round((size[0] - width) / 2.0))
-    return image.crop((left, top, left + width, top + height))
+        new_h, new_w = max(height, int(width * h / w)), width
+    images = F.interpolate(images, size=(new_h, new_w), mode="bicubic", antialias=True, align_corners=False)
+    top, left = int(round((new_h - height) / 2.0)), int(round((new_w - width) / 2.0))
+    return images[..., top:top + height, left:left + width]
 
 
-def image_to_tensor(image: Image.Image) -> Tensor:
-    "RGB PIL image -> (3, H, W) float32 in [-1, 1]."
-    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float() / 127.5 - 1.0
+def image_to_tensor(image: Image.Image, height: int | None = None, width: int | None = None) -> Tensor:
+    "RGB PIL image -> (3, H, W) float32 in [-1, 1]; resized and center-cropped to `height` x `width` (in 8 bits) when given."
+    pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+    if height is not None:
+        pixels = resize_center_crop(pixels[None], height, width)[0]
+    return pixels.float() / 127.5 - 1.0
 
 # %% ../nbs/06_data.ipynb #aed866d0
 def aspect_buckets(resolution: int, multiple: int = 16, max_ratio: float = 2.0) -> list[tuple[int, int]]:
@@ -255,7 +250,7 @@ def prepare_item(item: SourceItem, caption_keys: Sequence[str], resolution: int,
         raise SkipItem("too_small", f"{item.key}: {image.size[0]}x{image.size[1]} < {min_size}")
     mode = image.mode
     height, width = nearest_bucket(image.height, image.width, buckets) if buckets else (resolution, resolution)
-    tensor = image_to_tensor(resize_center_crop(to_rgb(image), height, width))
+    tensor = image_to_tensor(to_rgb(image), height, width)
     return PreparedItem(item.key, tensor, captions, None if mode == "RGB" else mode)
 
 # %% ../nbs/06_data.ipynb #67b159eb
@@ -300,362 +295,29 @@ def prepare_items(source, indices: Sequence[int], resolution: int, buckets: Sequ
         prepared.append(item)
     return prepared, report
 
-# %% ../nbs/06_data.ipynb #0018a65d
-MANIFEST = "manifest.json"
-EMPTY_PROMPT = "empty_prompt.safetensors"   # the text encoder's output for "": caption dropout without the encoder
-CACHE_VERSION = 1
-
-
-def write_json_atomic(path: Path, obj: Any, tag: str | None = None) -> None:
-    "Write JSON to a temporary file next to `path`, then `os.replace` it: readers see the old or the new file."
-    partial = path.with_name(f".{path.name}.{tag or os.getpid()}.tmp")
-    partial.write_text(json.dumps(obj, indent=1))
-    os.replace(partial, path)
-
-
-def describe_encoder(encoder: Any, attributes: Sequence[str]) -> dict:
-    "Type, `identifier` (when the encoder has one) and the listed attributes: what makes cached outputs valid."
-    description = {"type": type(encoder).__name__}
-    try:
-        description["identifier"] = encoder.identifier
-    except (AttributeError, NotImplementedError):
-        pass
-    return description | {a: getattr(encoder, a, None) for a in attributes}
-
-
-def shard_name(index: int) -> str:
-    return f"shard-{index:05d}.safetensors"
-
-
-def record_name(index: int) -> str:
-    return f"shard-{index:05d}.json"
-
-# %% ../nbs/06_data.ipynb #484633c0
-@torch.no_grad()
-def encode_shard(items: Sequence[PreparedItem], latents, text_encoder, caption_keys: Sequence[str],
-                 batch_size: int, device: torch.device | str, store_dtype: torch.dtype) -> dict[str, Tensor]:
-    "Tensors of one shard: latents per item (batched by image shape) and trimmed text embeddings per caption key."
-    tensors = {}
-    by_shape: dict[tuple, list[int]] = {}
-    for j, item in enumerate(items):
-        by_shape.setdefault(tuple(item.image.shape), []).append(j)
-    for rows in by_shape.values():
-        for chunk in (rows[k:k + batch_size] for k in range(0, len(rows), batch_size)):
-            encoded = latents.encode(torch.stack([items[j].image for j in chunk]).to(device))
-            for j, z in zip(chunk, encoded):
-                tensors[f"{j}.latents"] = z.to("cpu", store_dtype).contiguous()
-    if text_encoder is None:
-        return tensors
-    for key in caption_keys:
-        for start in range(0, len(items), batch_size):
-            tokens, mask = text_encoder.encode([it.captions[key] for it in items[start:start + batch_size]])
-            for j, t, m in zip(range(start, start + len(tokens)), tokens, mask):
-                length = int(m.nonzero().max()) + 1 if m.any() else 0
-                tensors[f"{j}.{key}.tokens"] = t[:length].to("cpu", store_dtype).contiguous()
-                tensors[f"{j}.{key}.mask"] = m[:length].to("cpu").contiguous()
-    return tensors
-
-# %% ../nbs/06_data.ipynb #f25c70ad
-def cache_settings(source, latents, text_encoder, resolution: int, buckets, min_size: int | None,
-                   shard_size: int, store_dtype: torch.dtype) -> dict:
-    "Everything that determines a cache's content (a re-run with other values is refused) and, for reference, the source."
-    return {"source": source.describe() if hasattr(source, "describe") else type(source).__name__,
-            "version": CACHE_VERSION, "items": len(source), "caption_keys": list(source.caption_keys),
-            "resolution": resolution, "buckets": [list(b) for b in buckets] if buckets else None,
-            "min_size": resolution // 2 if min_size is None else min_size, "shard_size": shard_size,
-            "store_dtype": str(store_dtype).removeprefix("torch."),
-            "latents": describe_encoder(latents, ("channels", "factor")),
-            "text": None if text_encoder is None else describe_encoder(text_encoder, ("dim", "max_length"))}
-
-
-def check_settings(root: Path, settings: dict) -> None:
-    "Refuse to extend a cache built with other settings (a `ValueError` naming the first that differs)."
-    path = root / MANIFEST
-    if not path.exists():
-        return
-    built = json.loads(path.read_text())["settings"]
-    for key in [k for k in settings if k != "source"]:        # the same data may have moved
-        if built.get(key) != settings[key]:
-            raise ValueError(f"{path}: built with {key}={built.get(key)!r}, now {key}={settings[key]!r}; "
-                             f"use a new folder for different settings")
-
-
-def collect_manifest(root: Path, settings: dict, shards: int) -> dict:
-    "Merge the shard records present into `manifest.json` (written atomically) and return it."
-    records = {str(s): json.loads((root / record_name(s)).read_text())
-               for s in range(shards) if (root / record_name(s)).exists()}
-    total = DataReport()
-    for record in records.values():
-        total.add(DataReport.from_dict(record["report"]))
-    manifest = {"settings": settings, "complete": len(records) == shards, "shards": records, "report": total.to_dict()}
-    write_json_atomic(root / MANIFEST, manifest)
-    return manifest
-
-# %% ../nbs/06_data.ipynb #08c36dd7
-def build_cache(source, out_dir: str | Path, latents, text_encoder=None, resolution: int = 256,
-                shard_size: int = 1000, batch_size: int = 32, buckets: Sequence[tuple[int, int]] | None = None,
-                min_size: int | None = None, device: torch.device | str = "cpu",
-                store_dtype: torch.dtype = torch.float32, rank: int = 0, world: int = 1) -> dict:
-    """Encode `source` into safetensors shards of `shard_size` source items under `out_dir`; returns the manifest.
-
-    `latents` is a `LatentSpace` (`.encode(images in [-1, 1])`), `text_encoder` a frozen `TextEncoder`
-    (`.encode(captions) -> (tokens, mask)`) or None to store captions only. Shards with a record are skipped, so an
-    interrupted run resumes where it stopped. Process `rank` of `world` encodes every `world`-th shard."""
-    if not 0 <= rank < world:
-        raise ValueError(f"rank={rank}: expected 0 <= rank < world={world}")
-    if text_encoder is not None and any(p.requires_grad for p in getattr(text_encoder, "parameters", list)()):
-        raise ValueError(f"{type(text_encoder).__name__} has trainable parameters: cache only frozen encoders "
-                         f"(or pass text_encoder=None and encode captions during training)")
-    root = Path(out_dir)
+# %% ../nbs/06_data.ipynb #803b105c
+def write_problem_folder(root: str | Path) -> dict:
+    "A folder of images that exercises every skip reason and conversion; returns the report it must produce."
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(f".*.{rank}-*.tmp"):       # left by a killed run of this rank
-        stale.unlink()
-    settings = cache_settings(source, latents, text_encoder, resolution, buckets, min_size, shard_size, store_dtype)
-    check_settings(root, settings)
-    shards = math.ceil(len(source) / shard_size)
-    if not (root / MANIFEST).exists():
-        collect_manifest(root, settings, shards)       # records the settings before any shard is written
-    if text_encoder is not None and not (root / EMPTY_PROMPT).exists():
-        with torch.no_grad():
-            tokens, mask = text_encoder.encode([""])
-        partial = root / f".{EMPTY_PROMPT}.{rank}-{os.getpid()}.tmp"
-        save_file({"tokens": tokens[0].to("cpu", torch.float32).contiguous(), "mask": mask[0].cpu().contiguous()},
-                  str(partial))
-        os.replace(partial, root / EMPTY_PROMPT)
-    for s in range(rank, shards, world):
-        if (root / record_name(s)).exists() and (root / shard_name(s)).exists():
-            continue
-        indices = range(s * shard_size, min((s + 1) * shard_size, len(source)))
-        items, report = prepare_items(source, indices, resolution, buckets, min_size)
-        tensors = encode_shard(items, latents, text_encoder, source.caption_keys, batch_size, device, store_dtype)
-        meta = [{"key": it.key, "captions": it.captions, "shape": list(tensors[f"{j}.latents"].shape)}
-                for j, it in enumerate(items)]
-        partial = root / f".{shard_name(s)}.{rank}-{os.getpid()}.tmp"
-        save_file(tensors, str(partial), metadata={"items": json.dumps(meta)})
-        os.replace(partial, root / shard_name(s))
-        record = {"file": shard_name(s), "items": len(items), "report": report.to_dict()}
-        write_json_atomic(root / record_name(s), record, tag=f"{rank}-{os.getpid()}")
-    return collect_manifest(root, settings, shards)
-
-# %% ../nbs/06_data.ipynb #77543f8b
-class LatentCache:
-    """Read access to a cache folder written by `build_cache`: item `i` -> latents, text embeddings and captions.
-
-    Memory stays small at a million items: per item only a shape id is kept; captions and tensors are read from the
-    shards on demand, through a bounded set of open (memory-mapped) shards."""
-
-    open_shards = 64                              # bounded: file descriptors per process (and per DataLoader worker)
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root).expanduser()
-        if not (self.root / MANIFEST).exists():
-            raise FileNotFoundError(f"cache {str(root)!r}: no {MANIFEST} (write one with build_cache)")
-        self.manifest = json.loads((self.root / MANIFEST).read_text())
-        self.settings = self.manifest["settings"]
-        if not self.manifest["complete"]:
-            total = math.ceil(self.settings["items"] / self.settings["shard_size"])
-            done = sum((self.root / record_name(s)).exists() for s in range(total))
-            raise ValueError(f"cache {str(root)!r} is incomplete: {done} of {total} shards done "
-                             f"(run build_cache again to finish it)")
-        shards = sorted(self.manifest["shards"].items(), key=lambda kv: int(kv[0]))
-        self.files = [self.root / s["file"] for _, s in shards]
-        self.starts = np.cumsum([0] + [s["items"] for _, s in shards])      # item index where each shard begins
-        shapes = [tuple(m["shape"]) for k in range(len(self.files)) for m in self._read_items(k)]
-        self.shapes = sorted(set(shapes))
-        shape_id = {shape: k for k, shape in enumerate(self.shapes)}
-        self.shape_ids = np.array([shape_id[s] for s in shapes], dtype=np.int32)
-        self.caption_keys = tuple(self.settings["caption_keys"])
-        self.has_text = self.settings["text"] is not None
-        self._handles: dict[int, Any] = {}
-        self._items: dict[int, list[dict]] = {}
-
-    def _read_items(self, shard: int) -> list[dict]:
-        with safe_open(str(self.files[shard]), framework="pt") as f:
-            return json.loads(f.metadata()["items"])
-
-    def __len__(self) -> int:
-        return int(self.starts[-1])
-
-    def __getstate__(self) -> dict:               # open file handles do not travel to worker processes
-        return {**self.__dict__, "_handles": {}, "_items": {}}
-
-    def locate(self, i: int) -> tuple[int, int]:
-        "(shard, position in shard) of item `i`."
-        if not 0 <= i < len(self):
-            raise IndexError(f"item {i} out of range: the cache has {len(self)} items")
-        shard = int(np.searchsorted(self.starts, i, side="right")) - 1
-        return shard, i - int(self.starts[shard])
-
-    @staticmethod
-    def _bounded(cache: dict, key: int, make, limit: int):
-        "`cache[key]`, created by `make()` and evicting the oldest entry beyond `limit`."
-        if key not in cache:
-            if len(cache) >= limit:
-                cache.pop(next(iter(cache)))
-            cache[key] = make()
-        return cache[key]
-
-    def _tensor(self, shard: int, name: str) -> Tensor:
-        handle = self._bounded(self._handles, shard, lambda: safe_open(str(self.files[shard]), framework="pt"),
-                               self.open_shards)
-        return handle.get_tensor(name)
-
-    def item_meta(self, i: int) -> dict:
-        "Item `i`'s 'key', 'captions' (by caption key) and latent 'shape', from its shard's metadata."
-        shard, j = self.locate(i)
-        return self._bounded(self._items, shard, lambda: self._read_items(shard), self.open_shards)[j]
-
-    def iter_items(self) -> Iterator[dict]:
-        "Every item's metadata in index order, one shard in memory at a time."
-        for shard in range(len(self.files)):
-            yield from self._read_items(shard)
-
-    def latent_shape(self, i: int) -> tuple[int, ...]:
-        "Shape of item `i`'s latents (kept in memory: no shard is read)."
-        return self.shapes[self.shape_ids[i]]
-
-    def get(self, i: int, caption_key: str | None = None) -> dict:
-        "Item `i`: 'latents' float32, 'caption', 'key' and (if cached) 'tokens' (max_length, D) and 'mask'."
-        caption_key = caption_key or self.caption_keys[0]
-        if caption_key not in self.caption_keys:
-            raise ValueError(f"caption_key={caption_key!r}: the cache has {list(self.caption_keys)}")
-        f, j = self.locate(i)
-        meta = self.item_meta(i)
-        item = {"latents": self._tensor(f, f"{j}.latents").float(), "key": meta["key"],
-                "caption": meta["captions"][caption_key]}
-        if self.has_text:
-            tokens = self._tensor(f, f"{j}.{caption_key}.tokens").float()
-            mask = self._tensor(f, f"{j}.{caption_key}.mask")
-            length = self.settings["text"]["max_length"] or len(mask)
-            item["tokens"] = torch.zeros(length, tokens.shape[1]).index_copy_(0, torch.arange(len(tokens)), tokens)
-            item["mask"] = torch.zeros(length, dtype=torch.bool).index_copy_(0, torch.arange(len(mask)), mask)
-        return item
-
-    def empty_prompt(self) -> dict:
-        "The cached text encoder's 'tokens' (max_length, D) and 'mask' for the empty prompt (for caption dropout)."
-        if not self.has_text:
-            raise ValueError(f"cache {str(self.root)!r} holds no text embeddings (built with text_encoder=None)")
-        with safe_open(str(self.root / EMPTY_PROMPT), framework="pt") as f:
-            return {"tokens": f.get_tensor("tokens").float(), "mask": f.get_tensor("mask")}
-
-    def collate(self, indices: Sequence[int], caption_key: str | None = None) -> dict:
-        "A batch: stacked 'latents', 'tokens', 'mask' and lists 'captions', 'keys', plus the item 'indices'."
-        items = [self.get(i, caption_key) for i in indices]
-        batch = {"latents": torch.stack([it["latents"] for it in items]),
-                 "captions": [it["caption"] for it in items], "keys": [it["key"] for it in items],
-                 "indices": torch.tensor(list(indices), dtype=torch.long)}
-        if self.has_text:
-            batch["tokens"] = torch.stack([it["tokens"] for it in items])
-            batch["mask"] = torch.stack([it["mask"] for it in items])
-        return batch
-
-# %% ../nbs/06_data.ipynb #98ea5708
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    "A generator seeded by (seed, epoch) through a hash, so nearby seeds and epochs give unrelated orders."
-    digest = hashlib.sha256(f"prx_nb.data:{seed}:{epoch}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
-
-
-def epoch_batches(groups: Sequence, global_batch: int, seed: int, epoch: int) -> list[list[int]]:
-    "Global batches of one epoch: items shuffled by (seed, epoch), batched within their group, batch order shuffled."
-    g = epoch_generator(seed, epoch)
-    members: dict[Any, list[int]] = {}
-    for i in torch.randperm(len(groups), generator=g).tolist():
-        members.setdefault(groups[i], []).append(i)
-    batches = [idx[k:k + global_batch] for _, idx in sorted(members.items(), key=lambda kv: str(kv[0]))
-               for k in range(0, len(idx) - global_batch + 1, global_batch)]
-    return [batches[p] for p in torch.randperm(len(batches), generator=g).tolist()]
-
-# %% ../nbs/06_data.ipynb #e2a7c992
-class CachedBatches(IterableDataset):
-    """This rank's batches of global batches `start`, `start + 1`, ... (through epochs; endless unless `stop`).
-    Use with `DataLoader(batch_size=None)`: each worker makes every `num_workers`-th batch, in order."""
-
-    def __init__(self, cache: LatentCache, batch_size: int, rank: int = 0, world: int = 1, seed: int = 0,
-                 caption_key: str | None = None, start: int = 0, stop: int | None = None):
-        if not 0 <= rank < world:
-            raise ValueError(f"rank={rank}: expected 0 <= rank < world={world}")
-        self.cache, self.batch_size, self.rank, self.world = cache, batch_size, rank, world
-        self.seed, self.caption_key, self.start, self.stop = seed, caption_key, start, stop
-        self.groups = cache.shape_ids.tolist()
-        self.batches_per_epoch = len(epoch_batches(self.groups, batch_size * world, seed, 0))
-        if self.batches_per_epoch == 0:
-            raise ValueError(f"cache {str(cache.root)!r} has {len(cache)} items: not one global batch of "
-                             f"{batch_size} x {world} per shape")
-        self._plans: dict[int, list[list[int]]] = {}
-
-    def global_batch(self, b: int) -> list[int]:
-        "Item indices of global batch `b` (all ranks)."
-        epoch, k = divmod(b, self.batches_per_epoch)
-        if epoch not in self._plans:
-            self._plans = {epoch: epoch_batches(self.groups, self.batch_size * self.world, self.seed, epoch)}
-        return self._plans[epoch][k]
-
-    def rank_indices(self, b: int) -> list[int]:
-        "This rank's item indices of global batch `b`."
-        return self.global_batch(b)[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
-
-    def __iter__(self) -> Iterator[dict]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        for b in itertools.count(self.start + worker, workers):
-            if self.stop is not None and b >= self.stop:
-                return
-            yield self.cache.collate(self.rank_indices(b), self.caption_key)
-
-# %% ../nbs/06_data.ipynb #4e093392
-class CachedStream:
-    "A training loop's view of a cache: `batch(step)`, `state_dict()` / `load_state_dict()`, `vocabulary()`."
-
-    def __init__(self, path: str | Path, batch_size: int, rank: int = 0, world: int = 1, workers: int = 0,
-                 seed: int = 0, caption_key: str | None = None):
-        self.cache = LatentCache(path)
-        self.dataset = CachedBatches(self.cache, batch_size, rank, world, seed, caption_key)
-        self.batch_size, self.world, self.workers = batch_size, world, workers
-        self._next, self._iterator = 0, None
-
-    @property
-    def global_batch_size(self) -> int:
-        return self.batch_size * self.world
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return self.dataset.batches_per_epoch
-
-    def _restart(self, start: int) -> None:
-        self.dataset.start = start
-        loader = DataLoader(self.dataset, batch_size=None, num_workers=self.workers,
-                            persistent_workers=False, prefetch_factor=2 if self.workers else None)
-        self._iterator, self._next = iter(loader), start
-
-    def batch(self, step: int) -> dict:
-        "This rank's part of global batch `step` (see `LatentCache.collate` for the keys)."
-        if self._iterator is None or step != self._next:
-            self._restart(step)
-        self._next += 1
-        return next(self._iterator)
-
-    def __iter__(self) -> Iterator[dict]:
-        while True:
-            yield self.batch(self._next)
-
-    def state_dict(self) -> dict:
-        "Position in the stream: samples seen (all ranks), and the epoch and batch within it."
-        epoch, k = divmod(self._next, self.batches_per_epoch)
-        return {"samples_seen": self._next * self.global_batch_size, "epoch": epoch, "batch_in_epoch": k}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        "Continue after `state['samples_seen']` samples (a multiple of the global batch size)."
-        seen = int(state["samples_seen"])
-        if seen % self.global_batch_size:
-            raise ValueError(f"samples_seen={seen} is not a multiple of the global batch size {self.global_batch_size}")
-        self._next, self._iterator = seen // self.global_batch_size, None
-
-    def empty_prompt(self) -> dict | None:
-        "The cached empty-prompt 'tokens' and 'mask' (for caption dropout), or None when the cache holds no text."
-        return self.cache.empty_prompt() if self.cache.has_text else None
-
-    def vocabulary(self) -> list[str]:
-        "Special tokens + every word of the cached captions (for a word-level text encoder trained with the model)."
-        from prx_nb.text import build_vocab
-        return build_vocab([c for item in self.cache.iter_items() for c in item["captions"].values()])
+    def save(name: str, image: Image.Image, caption: str | None = "an image", **kwargs):
+        image.save(root / name, **kwargs)
+        if caption is not None:
+            (root / name).with_suffix(".txt").write_text(caption)
+    save("ok_rgb.jpg", Image.new("RGB", (64, 48), (200, 30, 30)), quality=95)
+    save("ok_rgb.png", Image.new("RGB", (40, 64), (30, 200, 30)))
+    save("cmyk.jpg", Image.new("CMYK", (64, 64), (0, 255, 255, 0)))
+    save("gray.png", Image.new("L", (64, 64), 128))
+    save("alpha.png", Image.new("RGBA", (64, 64), (0, 0, 255, 0)))
+    save("palette.gif", Image.new("P", (64, 64), 3))
+    save("tiny.png", Image.new("RGB", (4, 4), "white"))
+    save("no_caption.png", Image.new("RGB", (64, 64)), caption=None)
+    save("empty_caption.png", Image.new("RGB", (64, 64)), caption="  \n")
+    buf = io.BytesIO(); Image.effect_noise((64, 64), 64).convert("RGB").save(buf, format="JPEG")
+    (root / "truncated.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    (root / "truncated.txt").write_text("half a file")
+    (root / "not_an_image.jpg").write_text("<html>404 not found</html>")
+    (root / "not_an_image.txt").write_text("an error page")
+    return {"seen": 11, "kept": 6,
+            "skipped": {"empty_caption": 1, "missing_caption": 1, "too_small": 1, "truncated": 1, "unreadable": 1},
+            "converted": {"CMYK": 1, "L": 1, "P": 1, "RGBA": 1}}

@@ -20,7 +20,7 @@ from torchvision.utils import save_image
 from . import flow, metrics, shapes
 from .checkpoints import EMA, CheckpointError, _load_tensors, checkpoint_path, ema_weights, load_weights, verify_files
 from .config import ConfigError, RunConfig, config_from_table
-from .data import LatentCache
+from .cache import LatentCache
 from .objective import FlowObjective, build_objective, noise_scale
 from .plugins import NOISE, step_generator
 from .runtime import Runtime, autocast_context

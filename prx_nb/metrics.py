@@ -1,4 +1,4 @@
-"""FID, CMMD and DINO-MMD with pluggable feature extractors, an unbiased chunked MMD, toy-scale metrics for the shapes benchmark, throughput and MFU, and the `evaluate` routine the trainer calls.
+"""FID, CMMD and DINO-MMD with pluggable feature extractors, the MMD's official (biased) and unbiased estimators side by side, toy-scale metrics for the shapes benchmark, throughput and MFU, and the `evaluate` routine the trainer calls.
 
 Docs: https://prx-nb.github.io/prx_nb/metrics.html.md"""
 
@@ -21,15 +21,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
+from .data import resize_center_crop
 from .model import PEAK_BF16_FLOPS, PRXDenoiser, RoutingPlan, count_parameters, forward_flops, peak_bf16_flops
 
 # %% auto #0
-__all__ = ['TRAINING_FLOPS_PER_FORWARD', 'FEATURE_METRICS', 'JUDGE_METRICS', 'rbf_kernel_sum', 'mmd', 'expected_rbf_kernel',
-           'gaussian_mmd', 'feature_statistics', 'sqrtm_psd', 'frechet_distance_from_stats', 'frechet_distance',
-           'to_unit_range', 'fid', 'FeatureExtractor', 'extract_features', 'resize_center_crop', 'PretrainedFeatures',
+__all__ = ['TRAINING_FLOPS_PER_FORWARD', 'FEATURE_METRICS', 'JUDGE_METRICS', 'rbf_kernel_sum', 'mmd_estimates', 'mmd',
+           'expected_rbf_kernel', 'gaussian_mmd', 'feature_statistics', 'sqrtm_psd', 'frechet_distance_from_stats',
+           'frechet_distance', 'to_unit_range', 'fid', 'FeatureExtractor', 'extract_features', 'PretrainedFeatures',
            'ClipFeatures', 'DinoFeatures', 'InceptionFeatures', 'feature_mmd', 'cmmd', 'dino_mmd', 'Throughput',
            'cpu_max_rss_bytes', 'measure_throughput', 'count_flops', 'training_flops', 'mfu', 'benchmark_training_step',
-           'JudgeFeatures', 'FeatureMetric', 'default_extractor', 'reference_features', 'batch_seed', 'evaluate']
+           'JudgeFeatures', 'FeatureMetric', 'official_and_unbiased_mmd', 'default_extractor', 'reference_features',
+           'batch_seed', 'evaluate']
 
 # %% ../nbs/07_metrics.ipynb #5659665f
 def _check_feature_pair(x: Tensor, y: Tensor) -> None:
@@ -64,20 +66,29 @@ def rbf_kernel_sum(x: Tensor, y: Tensor, sigma: float = 10.0, chunk_size: int = 
     return total
 
 
+def mmd_estimates(x: Tensor, y: Tensor, sigma: float = 10.0, scale: float = 1000.0,
+                  chunk_size: int = 1024) -> dict[str, float]:
+    """Squared MMD between feature sets x (N, D) and y (M, D) with an RBF kernel of width `sigma`, times `scale`, by both estimators.
+
+    'biased': the mean over all pairs, as the official CMMD code computes it (biased upwards by O(1/N));
+    'unbiased': the U-statistic, leaving out the pairs i == j within a set (expectation = true MMD^2)."""
+    m, n = len(x), len(y)
+    if min(m, n) < 2:
+        raise ValueError(f"mmd needs at least 2 samples per set, got {m} and {n}")
+    kxx = rbf_kernel_sum(x, x, sigma, chunk_size, skip_diagonal=True)     # the diagonal k(x_i, x_i) = 1 is added back below
+    kyy = rbf_kernel_sum(y, y, sigma, chunk_size, skip_diagonal=True)
+    cross = 2 * rbf_kernel_sum(x, y, sigma, chunk_size) / (m * n)
+    return {"biased": scale * ((kxx + m) / (m * m) + (kyy + n) / (n * n) - cross).item(),
+            "unbiased": scale * (kxx / (m * (m - 1)) + kyy / (n * (n - 1)) - cross).item()}
+
+
 def mmd(x: Tensor, y: Tensor, sigma: float = 10.0, scale: float = 1000.0, unbiased: bool = True,
         chunk_size: int = 1024) -> float:
     """Squared MMD between feature sets x (N, D) and y (M, D) with an RBF kernel of width `sigma`, times `scale`.
 
     `unbiased=True`: the U-statistic (expectation = true MMD^2; can be slightly negative when the distributions match).
-    `unbiased=False`: the mean over all pairs, as in the CMMD reference code (biased upwards by O(1/N))."""
-    m, n = len(x), len(y)
-    if min(m, n) < 2:
-        raise ValueError(f"mmd needs at least 2 samples per set, got {m} and {n}")
-    kxx = rbf_kernel_sum(x, x, sigma, chunk_size, skip_diagonal=unbiased)
-    kyy = rbf_kernel_sum(y, y, sigma, chunk_size, skip_diagonal=unbiased)
-    kxy = rbf_kernel_sum(x, y, sigma, chunk_size)
-    within_x, within_y = (m * (m - 1), n * (n - 1)) if unbiased else (m * m, n * n)
-    return scale * (kxx / within_x + kyy / within_y - 2 * kxy / (m * n)).item()
+    `unbiased=False`: the mean over all pairs, as in the official CMMD code (biased upwards by O(1/N))."""
+    return mmd_estimates(x, y, sigma, scale, chunk_size)["unbiased" if unbiased else "biased"]
 
 # %% ../nbs/07_metrics.ipynb #f9429de7
 def expected_rbf_kernel(mean_diff_sq: float, var_sum: float, dim: int, sigma: float = 10.0) -> float:
@@ -162,15 +173,6 @@ def extract_features(extractor: nn.Module, images: Tensor, batch_size: int = 64,
     if device is None:
         device = next(iter(extractor.parameters()), torch.empty(0)).device
     return torch.cat([extractor(batch.to(device)).float().cpu() for batch in images.split(batch_size)])
-
-# %% ../nbs/07_metrics.ipynb #5b38c0da
-def resize_center_crop(images: Tensor, size: int) -> Tensor:
-    "Resize so the shorter side is `size` (bicubic, antialiased), then center-crop to size x size, as the CLIP/DINOv2 processors do."
-    h, w = images.shape[-2:]
-    new_h, new_w = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
-    images = F.interpolate(images, size=(new_h, new_w), mode="bicubic", antialias=True, align_corners=False)
-    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
-    return images[..., top:top + size, left:left + size]
 
 # %% ../nbs/07_metrics.ipynb #625504b4
 class PretrainedFeatures(FeatureExtractor):
@@ -261,22 +263,24 @@ class InceptionFeatures(FeatureExtractor):
 
 # %% ../nbs/07_metrics.ipynb #e80d9860
 def feature_mmd(real_images: Tensor, fake_images: Tensor, extractor: nn.Module, batch_size: int = 64,
-                device: str | torch.device | None = None) -> float:
-    "MMD (sigma 10, x1000, unbiased) between two image sets (N, 3, H, W) in [-1, 1] in the feature space of `extractor`."
+                device: str | torch.device | None = None, unbiased: bool = False) -> float:
+    "MMD (sigma 10, x1000; the official all-pairs estimator unless `unbiased`) between two image sets (N, 3, H, W) in [-1, 1] in the feature space of `extractor`."
     return mmd(extract_features(extractor, real_images, batch_size, device),
-               extract_features(extractor, fake_images, batch_size, device))
+               extract_features(extractor, fake_images, batch_size, device), unbiased=unbiased)
 
 
 def cmmd(real_images: Tensor, fake_images: Tensor, extractor: nn.Module | None = None, batch_size: int = 64,
-         device: str | torch.device = "cpu") -> float:
-    "CMMD: MMD on CLIP ViT-L/14-336 embeddings (or any `extractor`)."
-    return feature_mmd(real_images, fake_images, extractor or ClipFeatures.from_pretrained(device=device), batch_size, device)
+         device: str | torch.device = "cpu", unbiased: bool = False) -> float:
+    "CMMD: MMD on CLIP ViT-L/14-336 embeddings (or any `extractor`), by the official code's estimator unless `unbiased`."
+    return feature_mmd(real_images, fake_images, extractor or ClipFeatures.from_pretrained(device=device), batch_size,
+                       device, unbiased)
 
 
 def dino_mmd(real_images: Tensor, fake_images: Tensor, extractor: nn.Module | None = None, batch_size: int = 64,
-             device: str | torch.device = "cpu") -> float:
-    "DINO-MMD: MMD on DINOv2-L/14-with-registers CLS features at 518px (or any `extractor`)."
-    return feature_mmd(real_images, fake_images, extractor or DinoFeatures.from_pretrained(device=device), batch_size, device)
+             device: str | torch.device = "cpu", unbiased: bool = False) -> float:
+    "DINO-MMD: MMD on DINOv2-L/14-with-registers CLS features at 518px (or any `extractor`), as CMMD computes it unless `unbiased`."
+    return feature_mmd(real_images, fake_images, extractor or DinoFeatures.from_pretrained(device=device), batch_size,
+                       device, unbiased)
 
 # %% ../nbs/07_metrics.ipynb #78784a9e
 @dataclass
@@ -401,17 +405,23 @@ class JudgeFeatures(FeatureExtractor):
 # %% ../nbs/07_metrics.ipynb #ba2df0a6
 @dataclass(frozen=True)
 class FeatureMetric:
-    "A distance between generated and reference features in the space of one extractor."
+    "A distance between reference and generated features in the space of one extractor; a dict result adds one key per entry: the metric's name + the entry's suffix."
     extractor: str
-    distance: Callable[[Tensor, Tensor], float]
+    distance: Callable[[Tensor, Tensor], float | dict[str, float]]
+
+
+def official_and_unbiased_mmd(x: Tensor, y: Tensor) -> dict[str, float]:
+    "MMD by the official CMMD code's all-pairs estimator under the metric's own name, and the unbiased one beside it ('_unbiased')."
+    both = mmd_estimates(x, y)
+    return {"": both["biased"], "_unbiased": both["unbiased"]}
 
 
 FEATURE_METRICS: dict[str, FeatureMetric] = {
     "fid": FeatureMetric("inception", frechet_distance),
-    "cmmd": FeatureMetric("clip", mmd),
-    "dino_mmd": FeatureMetric("dino", mmd),
+    "cmmd": FeatureMetric("clip", official_and_unbiased_mmd),
+    "dino_mmd": FeatureMetric("dino", official_and_unbiased_mmd),
     "judge_fid": FeatureMetric("judge", frechet_distance),
-    "judge_mmd": FeatureMetric("judge", mmd),
+    "judge_mmd": FeatureMetric("judge", official_and_unbiased_mmd),
 }
 JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy")  # functions of prx_nb.shapes
 
@@ -458,7 +468,8 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
     `extractors` overrides the default feature networks by name ("inception", "clip", "dino", "judge");
     `judge` is the shapes judge for the JUDGE_METRICS and judge features (default: `prx_nb.shapes.load_judge()`);
     the JUDGE_METRICS also need the shapes `records` behind `captions` (same order) and keep the generated images.
-    Returns {metric: value, "n_samples": n, "seconds": wall time}."""
+    Returns {metric: value, "n_samples": n, "seconds": wall time}; each MMD metric (cmmd, dino_mmd, judge_mmd) is the official
+    all-pairs estimate, with the unbiased one beside it as `<metric>_unbiased`."""
     _check_metrics(metrics)
     if n < 1 or batch_size < 1 or not captions:
         raise ValueError(f"need n >= 1, batch_size >= 1 and at least one caption; got n={n}, batch_size={batch_size}, "
@@ -499,7 +510,8 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
         if metric in FEATURE_METRICS:
             spec = FEATURE_METRICS[metric]
             generated = torch.cat(feats[spec.extractor])
-            results[metric] = spec.distance(reference[spec.extractor].to(device), generated.to(device))
+            value = spec.distance(reference[spec.extractor].to(device), generated.to(device))
+            results.update({metric + k: v for k, v in value.items()} if isinstance(value, dict) else {metric: value})
         else:  # the judge pools attribute checks over all images, so it scores them together
             from prx_nb import shapes
             judged = getattr(shapes, metric)(judge, torch.cat(kept).to(device), [records[i % len(records)] for i in range(n)])

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from . import data as data_lib
+from . import cache as cache_lib
 from . import flow, shapes
 from . import latents as latents_lib
 from . import text as text_lib
@@ -271,8 +271,8 @@ def build_data(cfg: RunConfig, rt: Runtime):
         raise ConfigError(f"data.path = {cfg.data.path!r}: {_first_line(e)}") from None
 
 
-def _cached_stream(cfg: RunConfig, rt: Runtime) -> data_lib.CachedStream:
-    return data_lib.CachedStream(cfg.data.path, batch_size=cfg.train.batch_size, rank=rt.rank, world=rt.world,
+def _cached_stream(cfg: RunConfig, rt: Runtime) -> cache_lib.CachedStream:
+    return cache_lib.CachedStream(cfg.data.path, batch_size=cfg.train.batch_size, rank=rt.rank, world=rt.world,
                              workers=cfg.data.workers, seed=cfg.train.seed, caption_key=cfg.data.caption_key)
 
 

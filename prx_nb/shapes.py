@@ -26,13 +26,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .text import caption_words
-
 # %% auto #0
 __all__ = ['SHAPES', 'COLOURS', 'SIZES', 'BACKGROUNDS', 'CELL_NAMES', 'SPLITS', 'MAX_OBJECTS', 'PALETTE', 'SIZE_RADIUS', 'JITTER',
            'JUDGE_CELL', 'IGNORE', 'BENCHMARK_VERSION', 'ShapeObject', 'SceneRecord', 'sample_records', 'render',
-           'relation', 'long_caption', 'short_caption', 'caption_vocabulary', 'RenderedBatch', 'make_batch',
-           'eval_split', 'reference_images', 'Judge', 'judge_features', 'cell_targets', 'train_judge',
+           'relation', 'long_caption', 'short_caption', 'caption_words', 'caption_vocabulary', 'RenderedBatch',
+           'make_batch', 'eval_split', 'reference_images', 'Judge', 'judge_features', 'cell_targets', 'train_judge',
            'judge_predictions', 'attribute_accuracy', 'caption_accuracy', 'main_object_accuracy', 'judge_version',
            'default_cache_dir', 'load_judge']
 
@@ -245,9 +243,14 @@ def short_caption(record: SceneRecord) -> str:
     template = _SHORT[int(np.random.default_rng([record.seed, 1]).integers(len(_SHORT)))]
     return template.format(colour=main.colour, shape=main.shape, background=record.background)
 
+# %% ../nbs/02_shapes.ipynb #c5aa3366
+def caption_words(caption: str) -> list[str]:
+    "Split a caption into lower-case words (runs of letters and digits); punctuation is dropped."
+    return re.findall(r"[a-z0-9]+", caption.lower())
+
 # %% ../nbs/02_shapes.ipynb #2835ec5c
 def caption_vocabulary() -> list[str]:
-    "Every word a long or short caption can contain, sorted, lower-case, as `prx_nb.text.caption_words` splits them."
+    "Every word a long or short caption can contain, sorted, lower-case, as `caption_words` splits them."
     texts = [*_OPENINGS, *_OBJECT_SENTENCES, *_RELATIONS, *_ALONE, *_CLOSINGS, *_SHORT, *_COUNTS, *_DIRECTIONS,
              *SHAPES, *COLOURS, *SIZES, *BACKGROUNDS, *CELL_NAMES, "and"]          # "and" joins two directions
     return sorted({w for t in texts for w in caption_words(re.sub(r"\{\w+\}", " ", t))})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -19,10 +18,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from .shapes import caption_words
+
 # %% auto #0
 __all__ = ['T5GEMMA_ID', 'PAD', 'UNK', 'BOS', 'SPECIAL_TOKENS', 'TINY_WORDS', 'TextEmbeddings', 'TextEncoder', 'drop_captions',
-           'caption_words', 'build_vocab', 'WordTextEncoder', 'load_t5gemma_encoder', 'load_hf_text_model',
-           'HFTextEncoder', 't5gemma_text_encoder', 'save_tiny_tokenizer', 'save_tiny_t5gemma', 'CachedTextEncoder']
+           'build_vocab', 'WordTextEncoder', 'load_t5gemma_encoder', 'load_hf_text_model', 'HFTextEncoder',
+           't5gemma_text_encoder', 'save_tiny_tokenizer', 'save_tiny_t5gemma', 'CachedTextEncoder']
 
 # %% ../nbs/04_text.ipynb #1fcce1ac
 T5GEMMA_ID = "google/t5gemma-2b-2b-ul2"  # PRX's text encoder (2304-dim)
@@ -84,10 +85,6 @@ def drop_captions(captions: Sequence[str], p: float, generator: torch.Generator 
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS)
 
-
-def caption_words(caption: str) -> list[str]:
-    "Split a caption into lower-case words (runs of letters and digits); punctuation is dropped."
-    return re.findall(r"[a-z0-9]+", caption.lower())
 
 
 def build_vocab(captions: Sequence[str], min_count: int = 1) -> list[str]:

@@ -1,4 +1,4 @@
-"Bad input, cache resume and sharded loading of prx_nb.data (what the notebook checks only in small)."
+"Bad input, cache resume and sharded loading of prx_nb.data and prx_nb.cache (what the notebooks check only in small)."
 import io
 import json
 from pathlib import Path
@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from prx_nb import data
+from prx_nb.cache import CachedBatches, CachedStream, LatentCache, build_cache
 from prx_nb.latents import IdentityLatents, KLLatents, tiny_autoencoder
 from prx_nb.text import WordTextEncoder, build_vocab
 
@@ -66,10 +67,10 @@ EXPECTED = {"seen": 12, "kept": 5,
 def test_bad_input_counts(tmp_path):
     write_bad_folder(tmp_path / "images")
     source = data.ImageFolderSource(tmp_path / "images", caption_keys=("long", "short"))
-    manifest = data.build_cache(source, tmp_path / "cache", IdentityLatents(), word_encoder(), resolution=32,
+    manifest = build_cache(source, tmp_path / "cache", IdentityLatents(), word_encoder(), resolution=32,
                                 shard_size=5, batch_size=4)
     assert manifest["report"] == EXPECTED
-    cache = data.LatentCache(tmp_path / "cache")
+    cache = LatentCache(tmp_path / "cache")
     keys = [item["key"] for item in cache.iter_items()]
     assert sorted(keys) == ["cmyk.jpg", "gray.png", "rgba.png", "valid.jpg", "valid.png"]
     rgba = cache.get(keys.index("rgba.png"))["latents"]
@@ -81,7 +82,7 @@ def test_bad_input_counts(tmp_path):
 def test_missing_paths_are_one_line_errors(tmp_path):
     missing = tmp_path / "nowhere"
     for make in (lambda: data.ImageFolderSource(missing), lambda: data.HFDatasetSource(str(missing)),
-                 lambda: data.LatentCache(missing), lambda: data.CachedStream(missing, batch_size=2)):
+                 lambda: LatentCache(missing), lambda: CachedStream(missing, batch_size=2)):
         with pytest.raises(FileNotFoundError) as info:
             make()
         assert str(missing) in str(info.value) and "\n" not in str(info.value)
@@ -107,7 +108,7 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
     encoder = word_encoder()
 
     def build(out, text):
-        return data.build_cache(source, out, IdentityLatents(), text, resolution=32, shard_size=5, batch_size=8)
+        return build_cache(source, out, IdentityLatents(), text, resolution=32, shard_size=5, batch_size=8)
 
     full = build(tmp_path / "full", FailingEncoder(encoder))
     assert len(full["shards"]) == 5 and full["report"]["kept"] == 23
@@ -120,13 +121,13 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
         build(tmp_path / "resumed", killed)
     assert sorted(p.name for p in (tmp_path / "resumed").glob("shard-*.json")) == ["shard-00000.json", "shard-00001.json"]
     with pytest.raises(ValueError, match="incomplete: 2 of 5 shards"):
-        data.LatentCache(tmp_path / "resumed")                                     # readers refuse a partial cache
+        LatentCache(tmp_path / "resumed")                                     # readers refuse a partial cache
     resumed = FailingEncoder(encoder)
     assert build(tmp_path / "resumed", resumed) == full
     assert resumed.calls == 2 * 3                                                  # shards 2, 3, 4 x (long, short)
     assert shard_bytes(tmp_path / "resumed") == shard_bytes(tmp_path / "full")
 
-    cache = data.LatentCache(tmp_path / "full")                                    # both caption lengths stored
+    cache = LatentCache(tmp_path / "full")                                    # both caption lengths stored
     item = [it["key"] for it in cache.iter_items()].index("007.png")
     for key in ("long", "short"):
         got = cache.get(item, key)
@@ -137,7 +138,7 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
     empty = encoder.encode([""])
     assert torch.allclose(cache.empty_prompt()["tokens"], empty.tokens[0], atol=1e-6)
 
-    few = data.LatentCache(tmp_path / "full")
+    few = LatentCache(tmp_path / "full")
     few.open_shards = 2                                                             # bounded open files
     assert all(torch.equal(few.get(i)["latents"], cache.get(i)["latents"]) for i in reversed(range(len(cache))))
     assert len(few._handles) == 2
@@ -145,7 +146,7 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
         cache.get(23)
 
     with pytest.raises(ValueError, match="shard_size"):
-        data.build_cache(source, tmp_path / "full", IdentityLatents(), encoder, resolution=32, shard_size=7)
+        build_cache(source, tmp_path / "full", IdentityLatents(), encoder, resolution=32, shard_size=7)
 
 
 def test_two_processes_fill_one_cache(tmp_path):
@@ -153,7 +154,7 @@ def test_two_processes_fill_one_cache(tmp_path):
     source = data.ImageFolderSource(tmp_path / "images", caption_keys=("long", "short"))
 
     def build(out, rank=0, world=1):
-        return data.build_cache(source, out, IdentityLatents(), word_encoder(), resolution=32, shard_size=5,
+        return build_cache(source, out, IdentityLatents(), word_encoder(), resolution=32, shard_size=5,
                                 rank=rank, world=world)
 
     full = build(tmp_path / "one")
@@ -169,16 +170,16 @@ def test_autoencoder_latents_match_direct_encoding(tmp_path):
     write_images(tmp_path / "images", 6)
     source = data.ImageFolderSource(tmp_path / "images")
     latents = KLLatents(tiny_autoencoder("flux"))
-    data.build_cache(source, tmp_path / "cache", latents, None, resolution=32, shard_size=4, batch_size=3)
-    cache = data.LatentCache(tmp_path / "cache")
+    build_cache(source, tmp_path / "cache", latents, None, resolution=32, shard_size=4, batch_size=3)
+    cache = LatentCache(tmp_path / "cache")
     assert not cache.has_text and cache.latent_shape(0) == (4, 16, 16)
     with pytest.raises(ValueError, match="no text embeddings"):
         cache.empty_prompt()
     images, _ = data.prepare_items(source, range(6), resolution=32)
     direct = latents.encode(torch.stack([it.image for it in images]))
     assert torch.allclose(torch.stack([cache.get(i)["latents"] for i in range(6)]), direct, atol=1e-5)
-    data.build_cache(source, tmp_path / "bf16", latents, None, resolution=32, shard_size=4, store_dtype=torch.bfloat16)
-    half = data.LatentCache(tmp_path / "bf16")
+    build_cache(source, tmp_path / "bf16", latents, None, resolution=32, shard_size=4, store_dtype=torch.bfloat16)
+    half = LatentCache(tmp_path / "bf16")
     got = torch.stack([half.get(i)["latents"] for i in range(6)])
     assert got.dtype == torch.float32 and torch.allclose(got, direct, rtol=2**-8, atol=1e-6)   # bf16: 8 significant bits
 
@@ -188,7 +189,7 @@ def test_trainable_text_encoder_is_refused(tmp_path):
     source = data.ImageFolderSource(tmp_path / "images")
     trainable = WordTextEncoder(build_vocab(WORDS), dim=8, layers=1, heads=2, max_length=8)
     with pytest.raises(ValueError, match="trainable"):
-        data.build_cache(source, tmp_path / "cache", IdentityLatents(), trainable, resolution=32)
+        build_cache(source, tmp_path / "cache", IdentityLatents(), trainable, resolution=32)
 
 
 @pytest.fixture(scope="module")
@@ -196,13 +197,13 @@ def cache_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("loader")
     write_images(root / "images", 30)
     source = data.ImageFolderSource(root / "images", caption_keys=("long", "short"))
-    data.build_cache(source, root / "cache", IdentityLatents(), word_encoder(), resolution=16, shard_size=7)
+    build_cache(source, root / "cache", IdentityLatents(), word_encoder(), resolution=16, shard_size=7)
     return root / "cache"
 
 
 @pytest.mark.parametrize("world", [2, 3])
 def test_ranks_see_disjoint_items_covering_the_epoch(cache_dir, world):
-    streams = [data.CachedStream(cache_dir, batch_size=5, rank=r, world=world, seed=1) for r in range(world)]
+    streams = [CachedStream(cache_dir, batch_size=5, rank=r, world=world, seed=1) for r in range(world)]
     steps = streams[0].batches_per_epoch
     assert steps == 30 // (5 * world)
     seen = [[i for s in range(steps) for i in streams[r].batch(s)["indices"].tolist()] for r in range(world)]
@@ -210,32 +211,32 @@ def test_ranks_see_disjoint_items_covering_the_epoch(cache_dir, world):
     assert len(flat) == len(set(flat)) == steps * 5 * world                       # disjoint, equal shares
     if 30 % (5 * world) == 0:
         assert sorted(flat) == list(range(30))                                   # covering
-    again = data.CachedStream(cache_dir, batch_size=5, rank=0, world=world, seed=1)
+    again = CachedStream(cache_dir, batch_size=5, rank=0, world=world, seed=1)
     assert [again.batch(s)["indices"].tolist() for s in range(steps)] == \
         [seen[0][k:k + 5] for k in range(0, len(seen[0]), 5)]                    # same seed, same order
-    other = data.CachedStream(cache_dir, batch_size=5, rank=0, world=world, seed=2)
+    other = CachedStream(cache_dir, batch_size=5, rank=0, world=world, seed=2)
     assert [other.batch(s)["indices"].tolist() for s in range(steps)] != \
         [seen[0][k:k + 5] for k in range(0, len(seen[0]), 5)]
 
 
 def test_resume_mid_epoch_yields_exactly_the_remaining_items(cache_dir):
-    reference = data.CachedStream(cache_dir, batch_size=3, seed=5)
+    reference = CachedStream(cache_dir, batch_size=3, seed=5)
     epoch = [reference.batch(s)["indices"].tolist() for s in range(reference.batches_per_epoch)]
     assert sorted(i for b in epoch for i in b) == list(range(30))
 
-    stream = data.CachedStream(cache_dir, batch_size=3, seed=5, workers=2)
+    stream = CachedStream(cache_dir, batch_size=3, seed=5, workers=2)
     first = [stream.batch(s)["indices"].tolist() for s in range(4)]
     assert first == epoch[:4]                                                     # workers keep the order
     state = stream.state_dict()
     assert state == {"samples_seen": 12, "epoch": 0, "batch_in_epoch": 4}
 
-    resumed = data.CachedStream(cache_dir, batch_size=3, seed=5, workers=2)
+    resumed = CachedStream(cache_dir, batch_size=3, seed=5, workers=2)
     resumed.load_state_dict(json.loads(json.dumps(state)))                       # as stored in a checkpoint
     rest = [resumed.batch(s)["indices"].tolist() for s in range(4, resumed.batches_per_epoch)]
     assert rest == epoch[4:]
     assert sorted(i for b in first + rest for i in b) == list(range(30))
 
-    finite = data.CachedBatches(data.LatentCache(cache_dir), batch_size=3, seed=5, stop=9)
+    finite = CachedBatches(LatentCache(cache_dir), batch_size=3, seed=5, stop=9)
     loader = torch.utils.data.DataLoader(finite, batch_size=None, num_workers=2)
     assert [b["indices"].tolist() for b in loader] == epoch[:9]                  # workers end unevenly (5 + 4)
 
@@ -247,8 +248,8 @@ def test_aspect_buckets_batch_one_shape(tmp_path):
     write_images(tmp_path / "images", 24, sizes=((80, 40), (40, 80), (50, 50)))
     source = data.ImageFolderSource(tmp_path / "images")
     buckets = data.aspect_buckets(32, multiple=8)
-    data.build_cache(source, tmp_path / "cache", IdentityLatents(), None, resolution=32, shard_size=10, buckets=buckets)
-    stream = data.CachedStream(tmp_path / "cache", batch_size=4, seed=0)
+    build_cache(source, tmp_path / "cache", IdentityLatents(), None, resolution=32, shard_size=10, buckets=buckets)
+    stream = CachedStream(tmp_path / "cache", batch_size=4, seed=0)
     shapes = set()
     for s in range(stream.batches_per_epoch):
         batch = stream.batch(s)["latents"]
@@ -278,9 +279,9 @@ def test_hf_dataset_source(tmp_path):
     source = data.HFDatasetSource(tmp_path / "hf", image_column="jpg",
                                   caption_columns={"long": "json.long", "short": "json.short"})
     assert len(source) == 3 and source.caption_keys == ("long", "short")
-    manifest = data.build_cache(source, tmp_path / "cache", IdentityLatents(), word_encoder(), resolution=32)
+    manifest = build_cache(source, tmp_path / "cache", IdentityLatents(), word_encoder(), resolution=32)
     assert manifest["report"] == {"seen": 3, "kept": 2, "skipped": {"unreadable": 1}, "converted": {}}
-    batch = data.CachedStream(tmp_path / "cache", batch_size=2, caption_key="short").batch(0)
+    batch = CachedStream(tmp_path / "cache", batch_size=2, caption_key="short").batch(0)
     assert batch["captions"] == ["red square"] * 2 and batch["tokens"].shape == (2, 12, 8)
     with pytest.raises(ValueError, match="'caption'"):
         data.HFDatasetSource(tmp_path / "hf", image_column="jpg")

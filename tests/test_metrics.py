@@ -9,7 +9,8 @@ from torch import nn
 
 from prx_nb import metrics
 from prx_nb.metrics import (ClipFeatures, DinoFeatures, FeatureExtractor, batch_seed, evaluate, extract_features,
-                            frechet_distance, gaussian_mmd, measure_throughput, mmd, mfu, rbf_kernel_sum)
+                            frechet_distance, gaussian_mmd, measure_throughput, mmd, mmd_estimates, mfu,
+                            rbf_kernel_sum)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 
@@ -42,6 +43,20 @@ def test_chunked_mmd_matches_one_block_on_a_large_set():
     # the diagonal of k(x, x) is exactly the n ones the unbiased estimator leaves out
     full, off = rbf_kernel_sum(x, x, chunk_size=256), rbf_kernel_sum(x, x, chunk_size=256, skip_diagonal=True)
     assert (full - off).item() == pytest.approx(len(x), rel=1e-6)
+
+
+def test_official_estimator_is_the_all_pairs_mean():
+    # the CMMD code's estimator averages over all pairs: zero for a set against itself, where the U-statistic
+    # (diagonal left out) is 2 (mean off-diagonal kernel - 1) / m
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(200, 8, generator=g), torch.randn(150, 8, generator=g) + 0.2
+    k = lambda a, b: torch.exp(-torch.cdist(a.double(), b.double()).square() / 8.0).mean().item()
+    off_diagonal = (k(x, x) * 200**2 - 200) / (200 * 199)
+    assert mmd(x, x, sigma=2.0, unbiased=False) == pytest.approx(0.0, abs=1e-9)
+    assert mmd(x, x, sigma=2.0) == pytest.approx(1000 * 2 * (off_diagonal - 1) / 200, rel=1e-6)
+    both = mmd_estimates(x, y, sigma=2.0)
+    assert both["biased"] == pytest.approx(1000 * (k(x, x) + k(y, y) - 2 * k(x, y)), rel=1e-9)
+    assert both["unbiased"] == mmd(x, y, sigma=2.0)
 
 
 def test_mmd_closed_form_with_cmmd_settings_on_unit_scale_features():
@@ -96,7 +111,8 @@ def test_evaluate_as_the_trainer_calls_it():
                   extractors={"clip": MeanColour(), "dino": MeanColour()})
     first, again = evaluate(sampler, captions, **kwargs), evaluate(sampler, captions, **kwargs)
     assert first["n_samples"] == 17 and first["cmmd"] == again["cmmd"] == first["dino_mmd"]
-    assert set(first) == {"cmmd", "dino_mmd", "n_samples", "seconds"}
+    assert set(first) == {"cmmd", "cmmd_unbiased", "dino_mmd", "dino_mmd_unbiased", "n_samples", "seconds"}
+    assert first["cmmd"] > first["cmmd_unbiased"]                  # the official all-pairs estimate carries the offset
     assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in first.values())
 
 
@@ -104,8 +120,8 @@ def test_evaluate_sees_a_shifted_model():
     captions = ["a red circle", "a blue square on white", "three shapes"]
     real = torch.cat([sampler(captions, s) for s in range(40)])
     kwargs = dict(n=120, seed=0, metrics=["cmmd"], batch_size=30, reference=real, extractors={"clip": MeanColour()})
-    same = evaluate(sampler, captions, **kwargs)["cmmd"]
-    shifted = evaluate(lambda c, s: (sampler(c, s) + 0.3).clamp(-1, 1), captions, **kwargs)["cmmd"]
+    same = evaluate(sampler, captions, **kwargs)["cmmd_unbiased"]
+    shifted = evaluate(lambda c, s: (sampler(c, s) + 0.3).clamp(-1, 1), captions, **kwargs)["cmmd_unbiased"]
     assert shifted > 10 * abs(same)
 
 

@@ -49,7 +49,6 @@ def save_tiny_components(folder: Path) -> None:
 
 
 def generate(pipe: PRXPipeline) -> torch.Tensor:
-    pipe.text_preprocessor.clean_text = str.lower  # the pipeline's full cleaning needs ftfy, not a dependency
     pipe.set_progress_bar_config(disable=True)
     # one prompt: diffusers 0.42.1's PRXPipeline passes 2 timesteps for a CFG batch of 2 x len(prompts)
     return pipe("a red circle", height=64, width=64, num_inference_steps=3, guidance_scale=3.0,

@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from prx_nb.text import (CachedTextEncoder, HFTextEncoder, TextEmbeddings, WordTextEncoder, build_vocab,
-                         drop_captions, save_tiny_t5gemma, t5gemma_text_encoder)
+from prx_nb import shapes
+from prx_nb.text import (UNK, CachedTextEncoder, HFTextEncoder, TextEmbeddings, WordTextEncoder, build_vocab,
+                         caption_words, drop_captions, save_tiny_t5gemma, t5gemma_text_encoder)
 
 CAPTIONS = ["a small red circle", "a large blue square at the top", ""]
 
@@ -59,6 +60,15 @@ def test_word_encoder_is_seeded_and_trainable():
     assert all(p.requires_grad for p in a.parameters())
     with pytest.raises(ValueError, match="trainable parameters"):
         CachedTextEncoder(a, "unused")
+
+
+def test_shapes_captions_fit_the_word_level_encoder():
+    records = shapes.sample_records(400, seed=1)
+    captions = [f(r) for r in records for f in (shapes.long_caption, shapes.short_caption)]
+    encoder = WordTextEncoder(build_vocab(shapes.caption_vocabulary()), max_length=64)   # what the trainer builds
+    ids, mask = encoder.tokenize(captions)
+    assert not (ids == encoder.word_index[UNK]).any() and mask.sum(1).max() < 64
+    assert caption_words is shapes.caption_words                       # one word split for vocabulary and tokenizer
 
 
 def test_bad_input_names_the_value(tmp_path):

@@ -239,7 +239,7 @@ def test_sample_cli_writes_png(tmp_path, capsys):
 def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
     "Cached latents + T5Gemma embeddings: dropped captions take the cached empty prompt, and a mismatched cache is refused."
     from PIL import Image
-    from prx_nb import data, text
+    from prx_nb import cache, data, text
     from prx_nb.latents import IdentityLatents
     encoder_dir = tmp_path / "t5gemma"
     text.save_tiny_t5gemma(encoder_dir)
@@ -249,7 +249,7 @@ def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
     for i, colour in enumerate(["red", "green", "blue", "white"] * 2):
         Image.new("RGB", (20, 24), colour).save(folder / f"{i}.png")
         (folder / f"{i}.txt").write_text(f"a {colour} square")
-    data.build_cache(data.ImageFolderSource(folder), tmp_path / "cache", IdentityLatents(), encoder, resolution=16,
+    cache.build_cache(data.ImageFolderSource(folder), tmp_path / "cache", IdentityLatents(), encoder, resolution=16,
                      shard_size=4)
     overrides = ["data.source=cached", f"data.path={tmp_path / 'cache'}", f"text.encoder={encoder_dir}",
                  "text.max_length=8", "text.caption_dropout=0.5", f"train.out_dir={tmp_path / 'run'}", "train.steps=3"]
@@ -271,7 +271,7 @@ def test_training_on_a_cache_of_latents_and_frozen_text(tmp_path):
     result = train_lib.train(cfg)
     assert result.step == 3 and all(torch.isfinite(torch.tensor(r["loss"])) for r in result.history)
     narrow = text.WordTextEncoder(text.build_vocab(["a", "square"]), dim=8, layers=1, heads=2, max_length=8)
-    data.build_cache(data.ImageFolderSource(folder), tmp_path / "narrow", IdentityLatents(), narrow.requires_grad_(False),
+    cache.build_cache(data.ImageFolderSource(folder), tmp_path / "narrow", IdentityLatents(), narrow.requires_grad_(False),
                      resolution=16, shard_size=4)
     with pytest.raises(config.ConfigError, match="width 8"):
         train_lib.train(config.load_config(TINY, [*overrides, f"data.path={tmp_path / 'narrow'}"]))
