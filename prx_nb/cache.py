@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .data import DataReport, PreparedItem, prepare_items
+from .data import MAX_ASPECT, DataReport, PreparedItem, prepare_items
 from .text import build_vocab
 
 # %% auto #0
@@ -87,12 +87,13 @@ def encode_shard(items: Sequence[PreparedItem], latents, text_encoder, caption_k
 
 # %% ../nbs/06a_cache.ipynb #f25c70ad
 def cache_settings(source, latents, text_encoder, resolution: int, buckets, min_size: int | None,
-                   shard_size: int, store_dtype: torch.dtype) -> dict:
+                   shard_size: int, store_dtype: torch.dtype, max_aspect: float = MAX_ASPECT) -> dict:
     "Everything that determines a cache's content (a re-run with other values is refused) and, for reference, the source."
     return {"source": source.describe() if hasattr(source, "describe") else type(source).__name__,
             "version": CACHE_VERSION, "items": len(source), "caption_keys": list(source.caption_keys),
             "resolution": resolution, "buckets": [list(b) for b in buckets] if buckets else None,
-            "min_size": resolution // 2 if min_size is None else min_size, "shard_size": shard_size,
+            "min_size": resolution // 2 if min_size is None else min_size, "max_aspect": max_aspect,
+            "shard_size": shard_size,
             "store_dtype": str(store_dtype).removeprefix("torch."),
             "latents": describe_encoder(latents, ("channels", "factor")),
             "text": None if text_encoder is None else describe_encoder(text_encoder, ("dim", "max_length"))}
@@ -125,7 +126,8 @@ def collect_manifest(root: Path, settings: dict, shards: int) -> dict:
 def build_cache(source, out_dir: str | Path, latents, text_encoder=None, resolution: int = 256,
                 shard_size: int = 1000, batch_size: int = 32, buckets: Sequence[tuple[int, int]] | None = None,
                 min_size: int | None = None, device: torch.device | str = "cpu",
-                store_dtype: torch.dtype = torch.float32, rank: int = 0, world: int = 1) -> dict:
+                store_dtype: torch.dtype = torch.float32, rank: int = 0, world: int = 1,
+                max_aspect: float = MAX_ASPECT) -> dict:
     """Encode `source` into safetensors shards of `shard_size` source items under `out_dir`; returns the manifest.
 
     `latents` is a `LatentSpace` (`.encode(images in [-1, 1])`), `text_encoder` a frozen `TextEncoder`
@@ -140,7 +142,8 @@ def build_cache(source, out_dir: str | Path, latents, text_encoder=None, resolut
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f".*.{rank}-*.tmp"):       # left by a killed run of this rank
         stale.unlink()
-    settings = cache_settings(source, latents, text_encoder, resolution, buckets, min_size, shard_size, store_dtype)
+    settings = cache_settings(source, latents, text_encoder, resolution, buckets, min_size, shard_size, store_dtype,
+                              max_aspect)
     check_settings(root, settings)
     shards = math.ceil(len(source) / shard_size)
     if not (root / MANIFEST).exists():
@@ -156,7 +159,7 @@ def build_cache(source, out_dir: str | Path, latents, text_encoder=None, resolut
         if (root / record_name(s)).exists() and (root / shard_name(s)).exists():
             continue
         indices = range(s * shard_size, min((s + 1) * shard_size, len(source)))
-        items, report = prepare_items(source, indices, resolution, buckets, min_size)
+        items, report = prepare_items(source, indices, resolution, buckets, min_size, max_aspect)
         tensors = encode_shard(items, latents, text_encoder, source.caption_keys, batch_size, device, store_dtype)
         meta = [{"key": it.key, "captions": it.captions, "shape": list(tensors[f"{j}.latents"].shape)}
                 for j, it in enumerate(items)]

@@ -287,7 +287,10 @@ def cache_cli(argv: list[str] | None = None) -> int:
                                         shard_size=args.shard_size, batch_size=args.batch_size, device=args.device)
         except (ValueError, ImportError, OSError) as e:     # bad source, missing package, weights not on disk
             raise UsageError((str(e).strip().splitlines() or [type(e).__name__])[0]) from None
-        print(json.dumps(manifest["report"]))
+        report = manifest["report"]
+        print(json.dumps({k: v for k, v in report.items() if k != "skipped_items"}))
+        for index, reason, detail in report["skipped_items"]:
+            print(f"skipped item {index} ({reason}): {detail}")
         print(f"wrote {args.out}: train on it with data.source=cached data.path={args.out}")
         return 0
 

@@ -22,9 +22,10 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'ALPHA_MODES', 'SourceItem', 'check_dataset_path', 'lookup', 'ImageFolderSource', 'HFDatasetSource',
-           'SkipItem', 'decode_image', 'to_rgb', 'resize_center_crop', 'image_to_tensor', 'aspect_buckets',
-           'nearest_bucket', 'PreparedItem', 'prepare_item', 'DataReport', 'prepare_items', 'write_problem_folder']
+__all__ = ['IMAGE_SUFFIXES', 'ALPHA_MODES', 'MAX_ASPECT', 'SourceItem', 'check_dataset_path', 'lookup', 'ImageFolderSource',
+           'HFDatasetSource', 'SkipItem', 'decode_image', 'to_rgb', 'resize_center_crop', 'image_to_tensor',
+           'aspect_buckets', 'nearest_bucket', 'PreparedItem', 'is_text', 'prepare_item', 'DataReport', 'prepare_items',
+           'write_problem_folder']
 
 # %% ../nbs/06_data.ipynb #d386b471
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -69,7 +70,8 @@ class ImageFolderSource:
         if not caption_keys:
             raise ValueError("caption_keys is empty: name at least one caption key")
         self.caption_keys = tuple(caption_keys)
-        self.paths = sorted(p for p in self.root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        self.paths = sorted(p for p in self.root.rglob("*")      # dangling links too: seen, then skipped as missing
+                            if (p.is_file() or p.is_symlink()) and p.suffix.lower() in IMAGE_SUFFIXES)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -81,15 +83,18 @@ class ImageFolderSource:
     def read_captions(self, image_path: Path) -> dict[str, str]:
         "Captions of one image from its `.json` (preferred) or `.txt` sibling; absent keys are left out."
         json_path, txt_path = image_path.with_suffix(".json"), image_path.with_suffix(".txt")
-        if json_path.exists():
-            try:
+        key = image_path.relative_to(self.root).as_posix()
+        try:
+            if json_path.exists():
                 record = json.loads(json_path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                return {}                  # unreadable caption file: counted as a missing caption
-            found = {k: lookup(record, k) for k in self.caption_keys} if isinstance(record, dict) else {}
-            return {k: str(v) for k, v in found.items() if v is not None}
-        if txt_path.exists():
-            return {self.caption_keys[0]: txt_path.read_text(encoding="utf-8", errors="replace")}
+                found = {k: lookup(record, k) for k in self.caption_keys} if isinstance(record, dict) else {}
+                return {k: str(v) for k, v in found.items() if v is not None}
+            if txt_path.exists():
+                return {self.caption_keys[0]: txt_path.read_text(encoding="utf-8")}
+        except UnicodeDecodeError as e:    # decoded strictly: replacement characters would enter the vocabulary
+            raise SkipItem("caption_not_utf8", f"{key}: {e.reason} at byte {e.start}") from None
+        except json.JSONDecodeError as e:
+            raise SkipItem("bad_caption_file", f"{key}: {e}") from None
         return {}
 
     def describe(self) -> dict:
@@ -151,7 +156,7 @@ class SkipItem(Exception):
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 def decode_image(image: Any) -> Image.Image:
@@ -162,8 +167,10 @@ def decode_image(image: Any) -> Image.Image:
         if isinstance(image, (bytes, bytearray)):
             image = Image.open(io.BytesIO(image))
         image.load()
-    except UnidentifiedImageError as e:
-        raise SkipItem("unreadable", str(e)) from None
+    except FileNotFoundError as e:        # a dangling link, or a file removed since the listing
+        raise SkipItem("missing_file", str(e)) from None
+    except UnidentifiedImageError:        # its message holds a memory address: not reproducible in a manifest
+        raise SkipItem("unreadable", "not an image PIL can identify") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise SkipItem("truncated" if "truncated" in str(e).lower() else "unreadable", str(e)) from None
     return image
@@ -234,8 +241,17 @@ class PreparedItem:
     converted_from: str | None = None
 
 
+MAX_ASPECT = 4.0   # longer side / shorter side: beyond it a crop keeps too little of the image (and its caption)
+
+
+def is_text(caption: str) -> bool:
+    "No control characters but whitespace: binary garbage read as text fails this."
+    return all(c.isprintable() or c in "\n\r\t" for c in caption)
+
+
 def prepare_item(item: SourceItem, caption_keys: Sequence[str], resolution: int,
-                 buckets: Sequence[tuple[int, int]] | None = None, min_size: int | None = None) -> PreparedItem:
+                 buckets: Sequence[tuple[int, int]] | None = None, min_size: int | None = None,
+                 max_aspect: float = MAX_ASPECT) -> PreparedItem:
     "Check captions, decode, convert to RGB, resize + crop to `resolution` (or the nearest bucket); raises `SkipItem`."
     captions = {}
     for key in caption_keys:
@@ -243,11 +259,18 @@ def prepare_item(item: SourceItem, caption_keys: Sequence[str], resolution: int,
             raise SkipItem("missing_caption", f"{item.key}: no {key!r} caption")
         if not item.captions[key].strip():
             raise SkipItem("empty_caption", f"{item.key}: {key!r} caption is empty")
+        if not is_text(item.captions[key]):
+            raise SkipItem("binary_caption", f"{item.key}: {key!r} caption has control characters")
         captions[key] = item.captions[key].strip()
-    image = decode_image(item.image)
+    try:
+        image = decode_image(item.image)
+    except SkipItem as e:                  # name the item: a decoder's message does not
+        raise SkipItem(e.reason, f"{item.key}: {e.detail}") from None
     min_size = resolution // 2 if min_size is None else min_size
     if min(image.size) < min_size:
         raise SkipItem("too_small", f"{item.key}: {image.size[0]}x{image.size[1]} < {min_size}")
+    if max(image.size) > max_aspect * min(image.size):
+        raise SkipItem("extreme_aspect", f"{item.key}: {image.size[0]}x{image.size[1]} beyond {max_aspect}:1")
     mode = image.mode
     height, width = nearest_bucket(image.height, image.width, buckets) if buckets else (resolution, resolution)
     tensor = image_to_tensor(to_rgb(image), height, width)
@@ -261,33 +284,38 @@ class DataReport:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     converted: Counter = field(default_factory=Counter)
+    skipped_items: list = field(default_factory=list)   # [index, reason, detail] of each skipped item
 
     def add(self, other: DataReport) -> DataReport:
         "Accumulate `other` into this report (in place) and return it."
         self.seen, self.kept = self.seen + other.seen, self.kept + other.kept
         self.skipped.update(other.skipped)
         self.converted.update(other.converted)
+        self.skipped_items += other.skipped_items
         return self
 
-    def to_dict(self) -> dict:
-        return {"seen": self.seen, "kept": self.kept, "skipped": dict(sorted(self.skipped.items())),
-                "converted": dict(sorted(self.converted.items()))}
+    def to_dict(self, items: bool = True) -> dict:
+        "Plain dict; `items=False` leaves out the per-item list (the counts alone)."
+        counts = {"seen": self.seen, "kept": self.kept, "skipped": dict(sorted(self.skipped.items())),
+                  "converted": dict(sorted(self.converted.items()))}
+        return {**counts, "skipped_items": self.skipped_items} if items else counts
 
     @classmethod
     def from_dict(cls, d: Mapping) -> DataReport:
-        return cls(d["seen"], d["kept"], Counter(d["skipped"]), Counter(d["converted"]))
+        return cls(d["seen"], d["kept"], Counter(d["skipped"]), Counter(d["converted"]), list(d.get("skipped_items", [])))
 
 
 def prepare_items(source, indices: Sequence[int], resolution: int, buckets: Sequence[tuple[int, int]] | None = None,
-                  min_size: int | None = None) -> tuple[list[PreparedItem], DataReport]:
-    "Prepare `source[i]` for each index, skipping and counting bad items."
+                  min_size: int | None = None, max_aspect: float = MAX_ASPECT) -> tuple[list[PreparedItem], DataReport]:
+    "Prepare `source[i]` for each index, skipping, counting and listing bad items."
     prepared, report = [], DataReport()
     for i in indices:
         report.seen += 1
         try:
-            item = prepare_item(source[i], source.caption_keys, resolution, buckets, min_size)
+            item = prepare_item(source[i], source.caption_keys, resolution, buckets, min_size, max_aspect)
         except SkipItem as e:
             report.skipped[e.reason] += 1
+            report.skipped_items.append([int(i), e.reason, e.detail])
             continue
         report.kept += 1
         if item.converted_from:
@@ -318,6 +346,16 @@ def write_problem_folder(root: str | Path) -> dict:
     (root / "truncated.txt").write_text("half a file")
     (root / "not_an_image.jpg").write_text("<html>404 not found</html>")
     (root / "not_an_image.txt").write_text("an error page")
-    return {"seen": 11, "kept": 6,
-            "skipped": {"empty_caption": 1, "missing_caption": 1, "too_small": 1, "truncated": 1, "unreadable": 1},
+    save("latin1.png", Image.new("RGB", (64, 64)), caption=None)
+    (root / "latin1.txt").write_bytes("un caf\xe9 cr\xe8me".encode("latin-1"))    # not UTF-8
+    save("binary.png", Image.new("RGB", (64, 64)), caption="\x00\x8b\x08 PK\x03\x04")  # a zip read as text
+    save("bad_json.png", Image.new("RGB", (64, 64)), caption=None)
+    (root / "bad_json.json").write_text("{not json")
+    (root / "dangling.png").symlink_to(root / "deleted.png")                    # a link to nothing
+    (root / "dangling.txt").write_text("a picture that is gone")
+    save("strip.png", Image.new("RGB", (256, 16), "grey"))                       # 16:1: a crop keeps 6%
+    return {"seen": 16, "kept": 6,
+            "skipped": {"bad_caption_file": 1, "binary_caption": 1, "caption_not_utf8": 1, "empty_caption": 1,
+                        "extreme_aspect": 1, "missing_caption": 1, "missing_file": 1, "too_small": 1, "truncated": 1,
+                        "unreadable": 1},
             "converted": {"CMYK": 1, "L": 1, "P": 1, "RGBA": 1}}

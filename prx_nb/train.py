@@ -68,7 +68,8 @@ def train(cfg: RunConfig) -> TrainResult:
     torch.manual_seed(tc.seed); random.seed(tc.seed); np.random.seed(tc.seed)
     data = build_data(cfg, rt)
     if rt.is_main and getattr(data, "cache", None) is not None:   # what the cache kept, and what it skipped and why
-        print(f"{data.cache.root}: {json.dumps(data.cache.manifest['report'])}")
+        report = data.cache.manifest["report"]   # counts; the manifest also lists each skipped item and why
+        print(f"{data.cache.root}: {json.dumps({k: v for k, v in report.items() if k != 'skipped_items'})}")
     vocabulary = data.vocabulary() if cfg.text.encoder == "word" else None
     objective, text_encoder, latents = build_objective(cfg, vocabulary, rt.device)
     techniques = objective.techniques

@@ -60,8 +60,14 @@ def write_bad_folder(root: Path) -> None:
 
 
 EXPECTED = {"seen": 12, "kept": 5,
-            "skipped": {"empty_caption": 1, "missing_caption": 3, "too_small": 1, "truncated": 1, "unreadable": 1},
+            "skipped": {"bad_caption_file": 1, "empty_caption": 1, "missing_caption": 2, "too_small": 1, "truncated": 1,
+                        "unreadable": 1},
             "converted": {"CMYK": 1, "L": 1, "RGBA": 1}}
+
+
+def counts(report: dict) -> dict:
+    "A report without its per-item list of skips."
+    return {k: v for k, v in report.items() if k != "skipped_items"}
 
 
 def test_bad_input_counts(tmp_path):
@@ -69,7 +75,10 @@ def test_bad_input_counts(tmp_path):
     source = data.ImageFolderSource(tmp_path / "images", caption_keys=("long", "short"))
     manifest = build_cache(source, tmp_path / "cache", IdentityLatents(), word_encoder(), resolution=32,
                                 shard_size=5, batch_size=4)
-    assert manifest["report"] == EXPECTED
+    assert counts(manifest["report"]) == EXPECTED
+    skipped = manifest["report"]["skipped_items"]          # which file, and why
+    assert len(skipped) == 7 and {reason for _, reason, _ in skipped} == set(EXPECTED["skipped"])
+    assert any(r == "bad_caption_file" and "broken_caption.png" in d for _, r, d in skipped)
     cache = LatentCache(tmp_path / "cache")
     keys = [item["key"] for item in cache.iter_items()]
     assert sorted(keys) == ["cmyk.jpg", "gray.png", "rgba.png", "valid.jpg", "valid.png"]
@@ -280,7 +289,7 @@ def test_hf_dataset_source(tmp_path):
                                   caption_columns={"long": "json.long", "short": "json.short"})
     assert len(source) == 3 and source.caption_keys == ("long", "short")
     manifest = build_cache(source, tmp_path / "cache", IdentityLatents(), word_encoder(), resolution=32)
-    assert manifest["report"] == {"seen": 3, "kept": 2, "skipped": {"unreadable": 1}, "converted": {}}
+    assert counts(manifest["report"]) == {"seen": 3, "kept": 2, "skipped": {"unreadable": 1}, "converted": {}}
     batch = CachedStream(tmp_path / "cache", batch_size=2, caption_key="short").batch(0)
     assert batch["captions"] == ["red square"] * 2 and batch["tokens"].shape == (2, 12, 8)
     with pytest.raises(ValueError, match="'caption'"):
