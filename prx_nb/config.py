@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import torch
 
-from . import flow
+from . import flow, shapes
 from .latents import LATENT_KINDS
 from .metrics import FEATURE_METRICS, JUDGE_METRICS
 from .model import PRESETS
@@ -380,6 +380,8 @@ def check_config(cfg: RunConfig) -> dict:
     _require(cfg.schedule.warmup_steps >= 0, "schedule.warmup_steps", cfg.schedule.warmup_steps, ">= 0")
     _require(0 <= cfg.schedule.min_lr_ratio <= 1, "schedule.min_lr_ratio", cfg.schedule.min_lr_ratio, "a value in [0, 1]")
     _require(cfg.data.resolution >= 1, "data.resolution", cfg.data.resolution, ">= 1")
+    _require(cfg.data.source != "shapes" or cfg.data.resolution >= shapes.MIN_SIZE, "data.resolution",
+             cfg.data.resolution, f">= {shapes.MIN_SIZE} for the shapes benchmark (the smallest image its renderer draws)")
     _require(cfg.data.source != "cached" or cfg.data.path, "data.path", cfg.data.path, "a folder when data.source = 'cached'")
     _require(ev.every >= 0, "eval.every", ev.every, ">= 0 (0 = no evaluation)")
     _require(cfg.data.source != "synthetic" or ev.every == 0, "eval.every", ev.every,

@@ -27,12 +27,12 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['SHAPES', 'COLOURS', 'SIZES', 'BACKGROUNDS', 'CELL_NAMES', 'SPLITS', 'MAX_OBJECTS', 'PALETTE', 'SIZE_RADIUS', 'JITTER',
-           'JUDGE_CELL', 'IGNORE', 'BENCHMARK_VERSION', 'ShapeObject', 'SceneRecord', 'sample_records', 'render',
-           'relation', 'long_caption', 'short_caption', 'caption_words', 'caption_vocabulary', 'RenderedBatch',
-           'make_batch', 'eval_split', 'reference_images', 'Judge', 'judge_features', 'cell_targets', 'train_judge',
-           'judge_predictions', 'attribute_accuracy', 'caption_accuracy', 'main_object_accuracy', 'judge_version',
-           'default_cache_dir', 'load_judge']
+__all__ = ['SHAPES', 'COLOURS', 'SIZES', 'BACKGROUNDS', 'CELL_NAMES', 'SPLITS', 'MAX_OBJECTS', 'MIN_SIZE', 'PALETTE',
+           'SIZE_RADIUS', 'JITTER', 'JUDGE_CELL', 'IGNORE', 'BENCHMARK_VERSION', 'ShapeObject', 'SceneRecord',
+           'sample_records', 'render', 'relation', 'long_caption', 'short_caption', 'caption_words',
+           'caption_vocabulary', 'RenderedBatch', 'make_batch', 'eval_split', 'reference_images', 'Judge',
+           'judge_features', 'cell_targets', 'train_judge', 'judge_predictions', 'attribute_accuracy',
+           'caption_accuracy', 'main_object_accuracy', 'judge_version', 'default_cache_dir', 'load_judge']
 
 # %% ../nbs/02_shapes.ipynb #8d6acf8a
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
@@ -43,6 +43,7 @@ CELL_NAMES: tuple[str, ...] = ("top left", "top middle", "top right", "middle le
                                "bottom left", "bottom middle", "bottom right")   # cell k = row k // 3, column k % 3
 SPLITS: tuple[str, ...] = ("train", "eval", "reference", "judge")                   # independent record streams
 MAX_OBJECTS = 3
+MIN_SIZE = 8                                                        # smallest image side the renderer draws
 PALETTE: dict[str, tuple[float, float, float]] = {
     "red": (0.9, 0.1, 0.1), "green": (0.1, 0.75, 0.2), "blue": (0.15, 0.3, 0.95), "yellow": (0.95, 0.85, 0.1),
     "purple": (0.6, 0.2, 0.8), "orange": (1.0, 0.55, 0.0),
@@ -182,8 +183,8 @@ def _render_chunk(records: Sequence[SceneRecord], size: int) -> Tensor:
 
 def render(records: Sequence[SceneRecord], size: int = 32) -> Tensor:
     "Draw scenes as (B, 3, size, size) float32 images in [-1, 1], antialiased."
-    if size < 8:
-        raise ValueError(f"size={size}: expected at least 8 pixels")
+    if size < MIN_SIZE:
+        raise ValueError(f"size={size}: expected at least {MIN_SIZE} pixels")
     step = max(1, _CHUNK_PIXELS // (MAX_OBJECTS * size * size))
     chunks = [_render_chunk(records[i:i + step], size) for i in range(0, len(records), step)]
     return torch.cat(chunks) if chunks else torch.empty(0, 3, size, size)

@@ -19,7 +19,7 @@ parser.add_argument("overrides", nargs="*")
 parser.add_argument("--steps", type=int, default=20)
 parser.add_argument("--warmup", type=int, default=5)
 parser.add_argument("--synthetic", action="store_true", help="random data of the config's shapes")
-args = parser.parse_args()
+args = parser.parse_intermixed_args()
 result = benchmark(load_config(args.config, args.overrides), steps=args.steps, warmup=args.warmup, synthetic=args.synthetic)
 if result["device"].startswith("cpu") or result["device"].endswith(":0"):
     print(json.dumps({"config": args.config, "overrides": args.overrides, **result}, indent=1))

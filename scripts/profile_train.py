@@ -24,7 +24,7 @@ parser.add_argument("config")
 parser.add_argument("overrides", nargs="*")
 parser.add_argument("--steps", type=int, default=30)
 parser.add_argument("--top", type=int, default=15)
-args = parser.parse_args()
+args = parser.parse_intermixed_args()
 cfg = load_config(args.config, args.overrides)
 
 stream = build_data(cfg, Runtime())

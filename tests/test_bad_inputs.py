@@ -65,6 +65,7 @@ CASES = [
     (train_case("text.dim=0"), "text.dim"),
     (train_case("flow.t_eps=0.0"), "flow.t_eps"),
     (train_case("data.workers=-1"), "data.workers"),
+    (train_case("data.resolution=4", "model.patch_size=2"), "data.resolution = 4"),
     (train_case("train.out_dir="), "train.out_dir"),
     (train_case("techniques=[{name='nope'}]"), "'nope'"),
     (train_case("train.device=cuda:abc"), "train.device"),
@@ -143,3 +144,30 @@ def test_console_script_exit_status(args, culprit):
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
     assert result.returncode == 2 and culprit in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_fewer_steps_than_trained_changes_nothing(run_dir, capsys):
+    "Asking a run for fewer steps than it holds reports where it stands; no checkpoint is relabelled or deleted."
+    before = {p.name: (p / "model.safetensors").read_bytes() for p in checkpoints.checkpoint_dirs(run_dir / "checkpoints")}
+    log = (run_dir / "train.jsonl").read_text()
+    assert cli.main(["train", "--config", TINY, "train.steps=1", "train.keep_last=1", f"train.out_dir={run_dir}"]) == 0
+    assert "already trained to step 1" in capsys.readouterr().out
+    after = {p.name: (p / "model.safetensors").read_bytes() for p in checkpoints.checkpoint_dirs(run_dir / "checkpoints")}
+    assert after == before and (run_dir / "train.jsonl").read_text() == log
+
+
+def test_log_rewrite_is_atomic(tmp_path, monkeypatch):
+    "A resumed run rewrites its logs through a temporary file: a failure during the rewrite leaves the old log whole."
+    from prx_nb import runlog
+    from prx_nb.runtime import Runtime
+    log = tmp_path / "train.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in (10, 20, 30)))
+    original = log.read_text()
+
+    def killed(src, dst):
+        raise KeyboardInterrupt("killed during the rewrite")
+
+    monkeypatch.setattr(runlog.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runlog.RunLog(tmp_path, Runtime(), 30, 20, False)
+    assert log.read_text() == original
