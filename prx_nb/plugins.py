@@ -122,7 +122,7 @@ class Registry:
         return f"Registry({self.kind!r}, {self.names()})"
 
 # %% ../nbs/08_plugins.ipynb #99cef936
-TECHNIQUES = Registry("technique", {"min_snr": "prx_nb.min_snr"})
+TECHNIQUES = Registry("technique", {"min_snr": "prx_nb.min_snr", "contrastive": "prx_nb.contrastive"})
 OPTIMIZERS = Registry("optimizer", {"adamw": "prx_nb.plugins"})
 TRACKERS = Registry("tracker", {"tensorboard": "prx_nb.runlog", "wandb": "prx_nb.runlog"})   # named after their packages
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "prx_nb"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_"))
 MACHINERY = {"config", "runtime", "checkpoints", "runlog", "objective", "evaluation", "train", "cli"}
-TECHNIQUES = {"min_snr"}
+TECHNIQUES = {"min_snr", "contrastive"}
 
 
 def imported_modules(name: str) -> set[str]:

@@ -62,6 +62,15 @@ def test_rows_differ_from_baseline_by_one_change():
         assert table[section][key] == value
 
 
+def test_technique_rows_add_one_plugin_to_the_baseline():
+    base = config.config_to_table(config.load_config(ROOT / "configs/prx-1.2b/baseline.toml"))
+    for row, technique in {"contrastive": {"name": "contrastive", "lam": 0.05, "negatives": "roll"}}.items():
+        table = config.config_to_table(config.load_config(ROOT / f"configs/prx-1.2b/{row}.toml"))
+        assert table["techniques"] == [technique], row
+        diff = {(s, k) for s in base if isinstance(base[s], dict) for k in base[s] if base[s][k] != table[s][k]}
+        assert diff == {("train", "out_dir")}, row
+
+
 def test_baseline_matches_the_reference_settings():
     cfg = config.load_config(ROOT / "configs/prx-1.2b/baseline.toml")
     assert (cfg.optim.lr, cfg.optim.betas, cfg.optim.eps, cfg.optim.weight_decay, cfg.optim.grad_clip) == \
