@@ -1,0 +1,46 @@
+"Checks of prx_nb.proxy that the notebook does not make: reading a real run folder, bad input, the seed-study script's recipes."
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from prx_nb.config import load_config
+from prx_nb.proxy import (compute_to_reach, config_flops_per_sample, read_run, seed_summary, separation,
+                          steps_for_tflop, training_tflop)
+from prx_nb.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_read_run_matches_the_trainer(tmp_path):
+    cfg = load_config(ROOT / "configs/tiny/base.toml", [f"train.out_dir={tmp_path}", "train.steps=4", "eval.every=2",
+                                                         'eval.metrics=["main_object_accuracy"]'])
+    result = train(cfg)
+    run = read_run(tmp_path)
+    assert math.isclose(run.flops_per_sample, result.flops_per_sample)
+    assert [r["step"] for r in run.evals] == [2, 4]
+    assert math.isclose(run.evals[-1]["tflop"], training_tflop(4, cfg.train.batch_size, result.flops_per_sample))
+    assert compute_to_reach(run.evals, {"main_object_accuracy": -1.0})["step"] == 2
+
+
+def test_baseline_budget_is_in_range():
+    cfg = load_config(ROOT / "configs/cpu/baseline.toml")
+    fps = config_flops_per_sample(cfg)
+    steps = steps_for_tflop(30, cfg.train.batch_size, fps)
+    assert 0 < training_tflop(steps, cfg.train.batch_size, fps) <= 30.1
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        read_run(tmp_path)
+    with pytest.raises(ValueError, match="no records"):
+        seed_summary([])
+    with pytest.raises(KeyError):
+        separation({"a": (0.0, 1.0)}, {"b": (0.0, 1.0)}, "a")
+
+
+def test_seed_script_recipes_inherit_the_baseline():
+    for name in ("short-captions", "bf16-weights"):
+        text = (ROOT / f"configs/cpu/{name}.toml").read_text()
+        assert 'inherit = "baseline.toml"' in text
