@@ -1,4 +1,4 @@
-"""JiT's toy experiment: a 2-D spiral hidden in D dimensions, learned with x-, eps- and v-prediction by small MLPs that train together as one batched ensemble.
+"""JiT's toy experiment: a 2-D spiral hidden in D dimensions, learned with x-, eps- and v-prediction by small MLPs that train together as batched ensembles.
 
 Docs: https://prx-nb.github.io/prx_nb/spiral.html.md"""
 
@@ -12,22 +12,23 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import matplotlib.pyplot as plt
 import torch
 from torch import Tensor, nn
 from tqdm.auto import trange
 
-from .flow import PREDICTIONS, TimeSampler, interpolate, per_sample_loss, sample, to_velocity
+from .flow import PREDICTIONS, TimeSampler, interpolate, sample, velocity_target
 
 # %% auto #0
-__all__ = ['SPIRAL_ANGLES', 'spiral_curve', 'make_spiral', 'random_projection', 'EnsembleMLP', 'manifold_error',
-           'off_manifold_error', 'SpiralConfig', 'Stack', 'build_stacks', 'member_losses', 'SpiralEnsemble',
-           'train_ensemble', 'sample_stack', 'sample_ensemble', 'SpiralRun', 'run_spiral', 'error_table',
-           'plot_spiral_grid', 'train_sequential', 'time_training', 'show_single', 'spiral_explorer',
+__all__ = ['SPIRAL_ANGLES', 'spiral_curve', 'make_spiral', 'random_projection', 'velocity_coefficients', 'EnsembleMLP',
+           'manifold_error', 'off_manifold_error', 'SpiralConfig', 'Stack', 'build_stacks', 'member_losses',
+           'lr_schedule', 'SpiralEnsemble', 'train_ensemble', 'sample_stack', 'sample_ensemble', 'SpiralRun',
+           'score_samples', 'run_spiral', 'error_table', 'plot_spiral_grid', 'train_sequential', 'time_training',
+           'train_flops', 'matmul_gflops', 'measure_speed', 'time_breakdown', 'show_single', 'spiral_explorer',
            'plot_error_vs_dim', 'spiral_parser', 'cli']
 
 # %% ../nbs/01_spiral.ipynb #f277468e
@@ -56,56 +57,56 @@ def random_projection(D: int, seed: int = 0) -> Tensor:
     q, r = torch.linalg.qr(torch.randn(D, 2, generator=g, dtype=torch.float64))
     return (q * torch.sign(torch.diagonal(r))).float()
 
+# %% ../nbs/01_spiral.ipynb #def3322f
+def velocity_coefficients(predictions: Sequence[str], t: Tensor, t_eps: float = 0.05) -> tuple[Tensor, Tensor]:
+    "Coefficients (a, b), each (M, B, 1), such that v_hat = a * f + b * x_t for members of the given prediction types at times t (B,)."
+    t = t.float()
+    x_div, eps_div = t.clamp_min(t_eps).reciprocal(), (1 - t).clamp_min(t_eps).reciprocal()
+    table = {"x": (-x_div, x_div), "eps": (eps_div, -eps_div), "v": (torch.ones_like(t), torch.zeros_like(t))}
+    unknown = [p for p in predictions if p not in table]
+    if unknown:
+        raise ValueError(f"predictions: unknown prediction {unknown[0]!r}, expected one of {PREDICTIONS}")
+    a, b = zip(*(table[p] for p in predictions))
+    return torch.stack(a)[..., None], torch.stack(b)[..., None]
+
 # %% ../nbs/01_spiral.ipynb #a33ff2dc
-def _uniform(shape: tuple[int, ...], bound: Tensor, generator: torch.Generator | None) -> Tensor:
-    "Uniform(-bound, bound) with one bound per member (first dim), as nn.Linear initialises."
-    return (torch.rand(shape, generator=generator) * 2 - 1) * bound.view(-1, *([1] * (len(shape) - 1)))
-
-
 class EnsembleMLP(nn.Module):
-    "`len(dims)` independent time-conditioned ReLU MLPs R^D -> R^D run together with batched matmuls; member m uses the first dims[m] coordinates."
+    "`n_members` independent time-conditioned ReLU MLPs R^D -> R^D, run together with batched matmuls."
 
-    def __init__(self, dims: Sequence[int], width: int = 256, depth: int = 5,
+    def __init__(self, n_members: int, dim: int, width: int = 256, depth: int = 5,
                  generator: torch.Generator | None = None):
         super().__init__()
-        if depth < 2 or width < 1:
-            raise ValueError(f"depth={depth}, width={width}: need depth >= 2 and width >= 1")
-        self.dims, self.width, self.depth = list(dims), width, depth
-        n, d = len(self.dims), max(self.dims)
-        self.register_buffer("mask", torch.stack([(torch.arange(d) < dm).float() for dm in self.dims]))
-        sizes = [d] + [width] * (depth - 1) + [d]
-        true_fan_in = torch.tensor(self.dims, dtype=torch.float32) + 1     # + 1: the time input
+        if n_members < 1 or dim < 1 or width < 1 or depth < 2:
+            raise ValueError(f"n_members={n_members}, dim={dim}, width={width}, depth={depth}: "
+                             "need n_members, dim, width >= 1 and depth >= 2")
+        self.n_members, self.dim, self.width, self.depth = n_members, dim, width, depth
+        sizes = [dim] + [width] * (depth - 1) + [dim]
         self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
         for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            bound = (true_fan_in if layer == 0 else torch.full((n,), float(fan_in))).rsqrt()
-            weight = _uniform((n, fan_in, fan_out), bound, generator)
-            bias = _uniform((n, 1, fan_out), bound, generator)
+            bound = (fan_in + (layer == 0)) ** -0.5           # nn.Linear's init; the first layer also sees t
+            uniform = lambda *shape: (torch.rand(shape, generator=generator) * 2 - 1) * bound
+            self.weights.append(nn.Parameter(uniform(n_members, fan_in, fan_out)))
+            self.biases.append(nn.Parameter(uniform(n_members, 1, fan_out)))
             if layer == 0:
-                weight = weight * self.mask[:, :, None]                  # padded inputs: unused rows
-                self.time_weight = nn.Parameter(_uniform((n, 1, fan_out), bound, generator))
-            if layer == depth - 1:
-                weight, bias = weight * self.mask[:, None, :], bias * self.mask[:, None, :]  # padded outputs: 0
-            self.weights.append(nn.Parameter(weight))
-            self.biases.append(nn.Parameter(bias))
+                self.time_weight = nn.Parameter(uniform(n_members, 1, fan_out))
 
     def forward(self, x_t: Tensor, t: Tensor) -> Tensor:
-        "Outputs (M, B, D) for inputs x_t (M, B, D) and times t (B,) shared by the members."
-        h = torch.baddbmm(self.biases[0] + t[None, :, None] * self.time_weight, x_t, self.weights[0])
+        "Outputs (M, B, D) for inputs x_t (B, D), shared by the members, or (M, B, D), one per member; times t (B,)."
+        x_t = x_t.expand(self.n_members, *x_t.shape[-2:])
+        h = torch.baddbmm(torch.addcmul(self.biases[0], t[None, :, None], self.time_weight), x_t, self.weights[0])
         for weight, bias in zip(self.weights[1:], self.biases[1:]):
             h = torch.baddbmm(bias, h.relu(), weight)
         return h
 
     def member(self, m: int) -> nn.Sequential:
-        "Member `m` as a plain torch MLP on cat([x_t, t]) of width dims[m] + 1 (a copy, for checks)."
-        dm, layers = self.dims[m], []
+        "Member `m` as a plain torch MLP on cat([x_t, t]) (a copy, for checks)."
+        layers = []
         for layer, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            w, b = weight[m].detach(), bias[m, 0].detach()
+            w = weight[m].detach()
             if layer == 0:
-                w = torch.cat([w[:dm], self.time_weight[m].detach()])
-            if layer == self.depth - 1:
-                w, b = w[:, :dm], b[:dm]
+                w = torch.cat([w, self.time_weight[m].detach()])
             linear = nn.Linear(*w.shape)
-            linear.weight.data, linear.bias.data = w.T.clone(), b.clone()
+            linear.weight.data, linear.bias.data = w.T.clone(), bias[m, 0].detach().clone()
             layers += [linear, nn.ReLU()]
         return nn.Sequential(*layers[:-1])
 
@@ -130,17 +131,17 @@ class SpiralConfig:
     predictions: tuple[str, ...] = PREDICTIONS
     steps: int = 1500
     batch: int = 256
-    lr: float = 1e-3
+    lr: float = 3e-3
+    warmup: float = 0.05       # fraction of the steps spent warming the learning rate up linearly
     width: int = 256
     depth: int = 5
     seed: int = 0
     n_samples: int = 2000
-    sample_steps: int = 25
+    sample_steps: int = 20     # Heun: the last step starts at t = 1/20 = t_eps
     solver: str = "heun"
     t_mu: float = -0.8         # data-heavy; JiT's own choice mirrored into our convention is +0.8 (see above)
     t_sigma: float = 0.8
     t_eps: float = 0.05
-    layout: str = "grouped"    # "grouped": one stack per D; "padded": one stack padded to max D
     device: str = "cpu"
 
     def __post_init__(self):
@@ -158,13 +159,13 @@ class SpiralConfig:
         for key in ("steps", "batch", "width", "depth", "n_samples", "sample_steps"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}={getattr(self, key)}: expected a positive integer")
-        if self.layout not in ("grouped", "padded"):
-            raise ValueError(f"layout={self.layout!r}: expected 'grouped' or 'padded'")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup={self.warmup}: expected a fraction of the steps in [0, 1)")
 
     @classmethod
     def quick(cls, **overrides) -> SpiralConfig:
-        "The small preset CI runs: three D values, fewer steps and samples."
-        return cls(**{**dict(dims=(2, 16, 512), steps=400, n_samples=1000, sample_steps=20), **overrides})
+        "The small preset CI runs: three D values, fewer steps, a smaller batch and fewer samples."
+        return cls(**{**dict(dims=(2, 16, 512), steps=400, batch=128, n_samples=1000), **overrides})
 
     @property
     def members(self) -> list[tuple[str, int]]:
@@ -174,66 +175,43 @@ class SpiralConfig:
 # %% ../nbs/01_spiral.ipynb #5231d168
 @dataclass
 class Stack:
-    "One batched ensemble: its network, each member's (prediction, D), and their projections padded to the stack's D."
+    "The networks of one D, batched: one member per prediction type, and the projection P (D, 2) they share."
     net: EnsembleMLP
-    members: list[tuple[str, int]]
-    projections: Tensor                       # (M, D_stack, 2); rows beyond a member's D are zero
+    predictions: tuple[str, ...]
+    projection: Tensor
 
     @property
     def dim(self) -> int:
-        return self.projections.shape[1]
+        return self.projection.shape[0]
 
-    def prediction_slices(self) -> list[tuple[str, slice]]:
-        "Contiguous runs of members sharing a prediction type."
-        runs: list[tuple[str, slice]] = []
-        for i, (p, _) in enumerate(self.members):
-            if runs and runs[-1][0] == p:
-                runs[-1] = (p, slice(runs[-1][1].start, i + 1))
-            else:
-                runs.append((p, slice(i, i + 1)))
-        return runs
-
-    def inputs(self, s: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
-        "Data x = P s (M, B, D) and each member's noise (zero beyond its D) from shared s (B, 2) and noise (B, >= D)."
-        x = torch.einsum("mdk,bk->mbd", self.projections, s)
-        return x, noise[:, : self.dim] * self.net.mask[:, None, :]
+    @property
+    def members(self) -> list[tuple[str, int]]:
+        "(prediction, D) of each member."
+        return [(p, self.dim) for p in self.predictions]
 
 
 def build_stacks(cfg: SpiralConfig, generator: torch.Generator | None = None) -> list[Stack]:
-    "Initialised stacks for the grid of `cfg`, laid out by `cfg.layout`."
-    order = {p: i for i, p in enumerate(cfg.predictions)}
-    if cfg.layout == "grouped":
-        groups = [[(p, d) for p in cfg.predictions] for d in cfg.dims]
-    else:
-        groups = [sorted(cfg.members, key=lambda m: (order[m[0]], m[1]))]
-    stacks = []
-    for members in groups:
-        dims = [d for _, d in members]
-        projections = torch.zeros(len(members), max(dims), 2)
-        for i, d in enumerate(dims):
-            projections[i, :d] = random_projection(d, cfg.seed)
-        net = EnsembleMLP(dims, cfg.width, cfg.depth, generator)
-        stacks.append(Stack(net.to(cfg.device), members, projections.to(cfg.device)))
-    return stacks
+    "Initialised stacks for the grid of `cfg`, one per D."
+    return [Stack(EnsembleMLP(len(cfg.predictions), d, cfg.width, cfg.depth, generator).to(cfg.device),
+                  cfg.predictions, random_projection(d, cfg.seed).to(cfg.device)) for d in cfg.dims]
 
 
 def member_losses(stack: Stack, s: Tensor, noise: Tensor, t: Tensor, t_eps: float = 0.05) -> Tensor:
-    "The v-loss of every member of `stack` (M,) on one shared batch, each as if the member were unpadded."
-    x, noise = stack.inputs(s, noise)
-    (M, B, D), t_all = x.shape, t.repeat(len(stack.members))
-    x_t = interpolate(x.reshape(M * B, D), noise.reshape(M * B, D), t_all).view(M, B, D)
-    out = stack.net(x_t, t)
-    losses = []
-    for p, sl in stack.prediction_slices():
-        k = sl.stop - sl.start
-        flat = lambda y: y[sl].reshape(k * B, D)
-        per_sample = per_sample_loss(flat(out), flat(x), flat(noise), t_all[: k * B], prediction=p,
-                                     loss_space="v", t_eps=t_eps)
-        losses.append(per_sample.view(k, B).mean(1))
-    undo_padding = D / torch.tensor([d for _, d in stack.members], dtype=torch.float32, device=x.device)
-    return torch.cat(losses) * undo_padding
+    "The v-loss (M,) of every member of `stack` on one shared batch: spiral points s (B, 2), noise (B, >= D), times t (B,)."
+    x, noise = s @ stack.projection.T, noise[:, : stack.dim]           # (B, D), shared by the members
+    x_t = interpolate(x, noise, t)
+    a, b = velocity_coefficients(stack.predictions, t, t_eps)
+    offset = b * x_t - velocity_target(x, noise)                        # v_hat - v = a f + offset
+    return torch.addcmul(offset, a, stack.net(x_t, t)).square().mean((1, 2))
 
 # %% ../nbs/01_spiral.ipynb #6827772e
+def lr_schedule(step: int, steps: int, warmup: int) -> float:
+    "Learning-rate factor at `step`: linear warm-up over `warmup` steps, then cosine decay to 0 at `steps`."
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
 @dataclass
 class SpiralEnsemble:
     "A trained grid: its config, stacks and per-member loss history (steps, members)."
@@ -247,15 +225,16 @@ class SpiralEnsemble:
         return [m for stack in self.stacks for m in stack.members]
 
 
-def train_ensemble(cfg: SpiralConfig, progress: bool = True) -> SpiralEnsemble:
-    "Train every (prediction, D) model of `cfg` at once with the v-loss; deterministic for a given `cfg.seed`."
+def train_ensemble(cfg: SpiralConfig, progress: bool = True, on_step: Callable[[int], None] | None = None) -> SpiralEnsemble:
+    "Train every (prediction, D) model of `cfg` at once with the v-loss; deterministic for a given `cfg.seed`. `on_step(i)` runs after step i."
     g = torch.Generator().manual_seed(cfg.seed)
     stacks = build_stacks(cfg, g)
-    optimizer = torch.optim.Adam([p for st in stacks for p in st.net.parameters()], lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps)
+    optimizer = torch.optim.Adam([p for st in stacks for p in st.net.parameters()], lr=cfg.lr, fused=True)
+    warmup = round(cfg.warmup * cfg.steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_schedule(step, cfg.steps, warmup))
     t_sampler = TimeSampler("logit_normal", mu=cfg.t_mu, sigma=cfg.t_sigma)
     d_max, history = max(cfg.dims), []
-    for _ in trange(cfg.steps, disable=not progress, desc="spiral grid", unit="step"):
+    for step in trange(cfg.steps, disable=not progress, desc="spiral grid", unit="step"):
         s = make_spiral(cfg.batch, generator=g).to(cfg.device)
         noise = torch.randn(cfg.batch, d_max, generator=g).to(cfg.device)
         t = t_sampler(cfg.batch, generator=g, device=cfg.device)
@@ -265,42 +244,51 @@ def train_ensemble(cfg: SpiralConfig, progress: bool = True) -> SpiralEnsemble:
         optimizer.step()
         schedule.step()
         history.append(losses.detach())
+        if on_step is not None:
+            on_step(step)
     return SpiralEnsemble(cfg, stacks, torch.stack(history).cpu())
 
 # %% ../nbs/01_spiral.ipynb #ebef1be3
 @torch.no_grad()
-def sample_stack(stack: Stack, noise: Tensor, steps: int = 25, solver: str = "heun", t_eps: float = 0.05) -> Tensor:
-    "Samples (M, n, D_stack) of every member from shared `noise` (n, >= D_stack); zero beyond each member's D."
-    M, n, D = len(stack.members), noise.shape[0], stack.dim
-    start = (noise[:, :D] * stack.net.mask[:, None, :]).reshape(M * n, D)
+def sample_stack(stack: Stack, noise: Tensor, steps: int = 20, solver: str = "heun", t_eps: float = 0.05) -> Tensor:
+    "Samples (M, n, D) of every member of `stack` from shared `noise` (n, >= D)."
+    M, n, D = len(stack.predictions), noise.shape[0], stack.dim
+    start = noise[:, :D].expand(M, n, D).reshape(M * n, D)
 
     def velocity(x_t: Tensor, t: Tensor) -> Tensor:
-        x_t, t = x_t.view(M, n, D), t.view(M, n)
-        out = stack.net(x_t, t[0])
-        flat = lambda y, sl: y[sl].reshape(-1, *y.shape[2:])
-        return torch.cat([to_velocity(flat(out, sl), p, flat(x_t, sl), flat(t, sl), t_eps)
-                          for p, sl in stack.prediction_slices()])
+        x_t, t = x_t.view(M, n, D), t[:n]                     # the sampler passes one time per sample
+        a, b = velocity_coefficients(stack.predictions, t, t_eps)
+        return torch.addcmul(b * x_t, a, stack.net(x_t, t)).view(M * n, D)
 
     return sample(velocity, start, steps=steps, solver=solver, prediction="v", t_eps=t_eps).view(M, n, D)
 
 
-def sample_ensemble(ens: SpiralEnsemble, n: int | None = None, seed: int | None = None) -> dict[tuple[str, int], Tensor]:
+def sample_ensemble(ens: SpiralEnsemble, n: int | None = None, seed: int | None = None,
+                    steps: int | None = None) -> dict[tuple[str, int], Tensor]:
     "Generated samples (n, D) for every (prediction, D) of a trained grid; defaults from its config."
     cfg = ens.cfg
     g = torch.Generator().manual_seed(cfg.seed + 1 if seed is None else seed)
     noise = torch.randn(n or cfg.n_samples, max(cfg.dims), generator=g).to(cfg.device)
     samples = {}
     for stack in ens.stacks:
-        out = sample_stack(stack, noise, cfg.sample_steps, cfg.solver, cfg.t_eps)
-        for m, (p, d) in enumerate(stack.members):
-            samples[(p, d)] = out[m, :, :d].cpu()
+        out = sample_stack(stack, noise, steps or cfg.sample_steps, cfg.solver, cfg.t_eps)
+        for m, member in enumerate(stack.members):
+            samples[member] = out[m].cpu()
     return samples
 
 # %% ../nbs/01_spiral.ipynb #273575e6
 class SpiralRun(NamedTuple):
-    "The JSON-ready report of one experiment and the generated samples projected to 2-D, keyed by (prediction, D)."
+    "The JSON-ready report of one experiment, the generated samples projected to 2-D keyed by (prediction, D), and the trained grid."
     report: dict
     projected: dict[tuple[str, int], Tensor]
+    ensemble: SpiralEnsemble | None = None
+
+
+def score_samples(cfg: SpiralConfig, samples: dict[tuple[str, int], Tensor]) -> list[dict]:
+    "manifold_error and off_manifold_error of each (prediction, D)'s samples, in the grid's order."
+    return [dict(prediction=p, dim=d, manifold_error=manifold_error(samples[(p, d)], random_projection(d, cfg.seed)),
+                 off_manifold_error=off_manifold_error(samples[(p, d)], random_projection(d, cfg.seed)))
+            for p, d in cfg.members]
 
 
 def run_spiral(cfg: SpiralConfig, progress: bool = False) -> SpiralRun:
@@ -309,18 +297,16 @@ def run_spiral(cfg: SpiralConfig, progress: bool = False) -> SpiralRun:
     ens = train_ensemble(cfg, progress)
     trained = time.perf_counter()
     samples = sample_ensemble(ens)
-    results, projected = [], {}
+    results = score_samples(cfg, samples)
     final_losses = ens.losses[-max(1, cfg.steps // 20):].mean(0)    # mean over the last 5% of steps
     loss_of = dict(zip(ens.members, final_losses.tolist()))
-    for p, d in cfg.members:
-        P, x_hat = random_projection(d, cfg.seed), samples[(p, d)]
-        projected[(p, d)] = x_hat @ P
-        results.append(dict(prediction=p, dim=d, manifold_error=manifold_error(x_hat, P),
-                            off_manifold_error=off_manifold_error(x_hat, P), final_loss=loss_of[(p, d)]))
+    for row in results:
+        row["final_loss"] = loss_of[(row["prediction"], row["dim"])]
+    projected = {(p, d): samples[(p, d)] @ random_projection(d, cfg.seed) for p, d in cfg.members}
     end = time.perf_counter()
     report = dict(config=asdict(cfg), seconds=end - start, train_seconds=trained - start,
                   sample_seconds=end - trained, results=results)
-    return SpiralRun(report, projected)
+    return SpiralRun(report, projected, ens)
 
 
 def error_table(report: dict, key: str = "manifold_error") -> str:
@@ -375,6 +361,66 @@ def time_training(cfg: SpiralConfig, sequential: bool = False, repeats: int = 1)
         best = min(best, time.perf_counter() - start)
     return best
 
+
+def train_flops(cfg: SpiralConfig) -> int:
+    "Matrix-product FLOPs of training the grid of `cfg`: forward, weight gradients, input gradients (none for the first layer)."
+    total = 0
+    for _, d in cfg.members:
+        sizes = [d] + [cfg.width] * (cfg.depth - 1) + [d]
+        macs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+        total += 2 * cfg.batch * (2 * sum(macs) + sum(macs[1:]))
+    return total * cfg.steps
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 5, device: str = "cpu") -> float:
+    "Best GFLOP/s of one (n x n) @ (n x n) fp32 matrix product: the machine's speed limit for dense work."
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = math.inf
+    for _ in range(repeats + 1):                              # the first is a warm-up
+        start = time.perf_counter()
+        a @ b
+        if a.is_cuda:
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def measure_speed(cfg: SpiralConfig, repeats: int = 3) -> dict:
+    "Milliseconds per training step of the grid as an ensemble, as a naive loop, and at the matmul limit, measured side by side."
+    ensemble = sequential = math.inf
+    gflops = 0.0
+    for _ in range(repeats):                                 # interleaved, so that a busy machine slows all three
+        ensemble = min(ensemble, time_training(cfg))
+        sequential = min(sequential, time_training(cfg, sequential=True))
+        gflops = max(gflops, matmul_gflops(device=cfg.device))
+    limit = train_flops(cfg) / (gflops * 1e9)
+    per_step = lambda seconds: 1e3 * seconds / cfg.steps
+    return dict(threads=torch.get_num_threads(), matmul_gflops=gflops, ensemble_ms=per_step(ensemble),
+                sequential_ms=per_step(sequential), limit_ms=per_step(limit),
+                speedup=sequential / ensemble, times_limit=ensemble / limit)
+
+
+_MATMULS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
+
+
+def time_breakdown(cfg: SpiralConfig, steps: int = 5) -> dict[str, float]:
+    "Milliseconds per training step by kind of work, from torch.profiler: matmuls, the optimizer, other ops, and Python between ops."
+    from torch.profiler import ProfilerActivity, profile, schedule
+    totals = {"matmul": 0.0, "optimizer": 0.0, "other ops": 0.0, "python": 0.0}
+    with profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=1, warmup=1, active=steps)) as prof:
+        train_ensemble(replace(cfg, steps=steps + 2, warmup=0), progress=False, on_step=lambda _: prof.step())
+    for event in prof.key_averages():
+        if event.key.startswith("ProfilerStep"):                  # a step's own time: what no op accounts for
+            kind = "python"
+        elif event.key in _MATMULS:
+            kind = "matmul"
+        elif event.key.startswith("Optimizer.") or "adam" in event.key.lower():
+            kind = "optimizer"
+        else:
+            kind = "other ops"
+        totals[kind] += event.self_cpu_time_total / 1e3 / steps
+    return totals
+
 # %% ../nbs/01_spiral.ipynb #cdd4da4e
 def show_single(D: int = 512, prediction: str = "x", steps: int = 400, seed: int = 0, width: int = 256) -> SpiralRun:
     "Train and plot a single (prediction, D) model; returns its run."
@@ -397,15 +443,19 @@ def spiral_explorer():
         seed=widgets.fixed(0), width=widgets.fixed(256))
 
 # %% ../nbs/01_spiral.ipynb #74ff40c1
-def plot_error_vs_dim(runs: dict[str, dict], key: str = "manifold_error") -> plt.Figure:
-    "One line per (label, prediction) of `key` against D on a log axis; `runs` maps a label to a report."
+def plot_error_vs_dim(runs: dict[str, dict | list[dict]], key: str = "manifold_error") -> plt.Figure:
+    "One line per (label, prediction) of `key` against D on log axes; `runs` maps a label to a report or a list of reports (seeds: mean and range)."
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (style, marker), (label, report) in zip((("-", "o"), ("--", "s"), (":", "^")), runs.items()):
-        preds = list(dict.fromkeys(r["prediction"] for r in report["results"]))
-        for i, p in enumerate(preds):
-            rows = sorted((r["dim"], r[key]) for r in report["results"] if r["prediction"] == p)
-            ax.plot(*zip(*rows), style, marker=marker, markersize=5 if marker == "o" else 9, fillstyle="full" if marker == "o" else "none",
-                    color=f"C{i}", label=f"{p}-pred, {label}")
+    for (style, marker), (label, reports) in zip((("-", "o"), ("--", "s"), (":", "^")), runs.items()):
+        reports = [reports] if isinstance(reports, dict) else reports
+        rows = [r for report in reports for r in report["results"]]
+        for i, p in enumerate(dict.fromkeys(r["prediction"] for r in rows)):
+            dims = sorted({r["dim"] for r in rows if r["prediction"] == p})
+            values = [[r[key] for r in rows if r["prediction"] == p and r["dim"] == d] for d in dims]
+            ax.plot(dims, [sum(v) / len(v) for v in values], style, marker=marker, markersize=5 if marker == "o" else 9,
+                    fillstyle="full" if marker == "o" else "none", color=f"C{i}", label=f"{p}-pred, {label}")
+            if len(reports) > 1:
+                ax.fill_between(dims, [min(v) for v in values], [max(v) for v in values], color=f"C{i}", alpha=0.15)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("ambient dimension D")

@@ -1,9 +1,13 @@
-"End-to-end checks of `prx-nb spiral`: files written, JSON schema, determinism, bad arguments."
+"End-to-end checks of `prx-nb spiral`: files written, JSON schema, determinism, bad arguments; the stored default grid."
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
-from prx_nb.spiral import cli
+from prx_nb.spiral import SpiralConfig, cli
+
+RESULTS = Path(__file__).resolve().parents[1] / "nbs" / "results"
 
 SMALL = ["--quick", "--dims", "2", "16", "--steps", "30", "--width", "64"]
 
@@ -64,3 +68,18 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, bad, needle):
 def test_missing_out_is_a_usage_error(capsys):
     assert cli(["--quick"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_stored_default_grid_is_current_and_shows_the_figure():
+    "The stored full grid (what the chapter shows without re-running) was made with today's defaults and keeps its claims."
+    stored = json.loads((RESULTS / "spiral_default.json").read_text())
+    reports = [stored, *stored["seed_repeats"]]
+    assert sorted(r["config"]["seed"] for r in reports) == [0, 1]
+    for report in reports:
+        assert set(report) >= {"config", "seconds", "results"}
+        assert report["config"] == json.loads(json.dumps(asdict(SpiralConfig(seed=report["config"]["seed"]))))
+        err = {(r["prediction"], r["dim"]): r["manifold_error"] for r in report["results"]}
+        assert len(err) == 12
+        assert all(err[(p, 2)] <= 0.05 for p in ("x", "eps", "v")), err
+        assert 3 * err[("x", 512)] <= min(err[("eps", 512)], err[("v", 512)]), err
+    assert (RESULTS / "spiral_default.png").stat().st_size > 10_000
