@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -29,7 +30,7 @@ __all__ = ['SPIRAL_ANGLES', 'spiral_curve', 'make_spiral', 'random_projection', 
            'lr_schedule', 'SpiralEnsemble', 'train_ensemble', 'sample_stack', 'sample_ensemble', 'SpiralRun',
            'score_samples', 'run_spiral', 'error_table', 'plot_spiral_grid', 'train_sequential', 'time_training',
            'train_flops', 'matmul_gflops', 'measure_speed', 'time_breakdown', 'show_single', 'spiral_explorer',
-           'plot_error_vs_dim', 'spiral_parser', 'cli']
+           'plot_error_vs_dim', 'spiral_parser', 'check_output_folder', 'cli']
 
 # %% ../nbs/01_spiral.ipynb #f277468e
 SPIRAL_ANGLES = (1.5 * math.pi, 4.5 * math.pi)  # one and a half turns
@@ -488,6 +489,16 @@ def spiral_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_output_folder(out: Path) -> None:
+    "Create `out` (and its parents) or raise a one-line `_UsageError`: a file, a folder under a file, not writable."
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _UsageError(f"--out {str(out)!r}: cannot create that folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise _UsageError(f"--out {str(out)!r}: the folder is not writable")
+
+
 def cli(argv: Sequence[str] | None = None) -> int:
     "Entry point of `prx-nb spiral`: run the experiment and write DIR/spiral.json and DIR/spiral.png."
     try:
@@ -495,11 +506,11 @@ def cli(argv: Sequence[str] | None = None) -> int:
         chosen = {k: getattr(args, k) for k in ("dims", "predictions", "steps", "seed", "width")
                   if getattr(args, k) is not None}
         cfg = SpiralConfig.quick(**chosen) if args.quick else SpiralConfig(**chosen)
+        check_output_folder(args.out)                 # before the work: a bad --out must not lose the run
     except (_UsageError, ValueError) as e:
         print(f"prx-nb spiral: error: {e}", file=sys.stderr)
         return 2
     run = run_spiral(cfg, progress=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "spiral.json").write_text(json.dumps(run.report, indent=2))
     fig = plot_spiral_grid(run)
     fig.savefig(args.out / "spiral.png", dpi=120)

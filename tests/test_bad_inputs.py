@@ -79,6 +79,9 @@ CASES = [
     (train_case("data.source=cached", "data.path=/nonexistent/cache"), "data.path"),
     (train_case("data.source=cached", "data.path={files}/incomplete"), "incomplete"),
     (train_case("data.source=cached", "data.path={files}/garbled"), "data.path"),
+    # -- spiral: the output folder is checked before the experiment runs
+    (["spiral", "--quick", "--out", "{files}/file"], "--out"),
+    (["spiral", "--quick", "--out", "{files}/file/run"], "--out"),
     # -- sample
     (["sample", "--ckpt", "{run}", "--prompt", "a", "--out", "{tmp}/g.png", "--steps", "-3"], "--steps"),
     (["sample", "--ckpt", "{run}", "--prompt", "a", "--out", "{tmp}/g.png", "--steps", "0"], "--steps"),
