@@ -29,7 +29,7 @@ for name, key in (("naive sequential loop", "sequential_ms"), ("batched ensemble
 print(f"  ensemble vs naive loop {speed['speedup']:.2f}x faster; ensemble vs matmul limit {speed['times_limit']:.2f}x")
 breakdown = time_breakdown(full, steps=5)
 total = sum(breakdown.values())
-print("  time inside PyTorch ops per step: " + ", ".join(f"{k} {v:.0f} ms ({v / total:.0%})" for k, v in breakdown.items()))
+print(f"  profiled step {total:.0f} ms: " + ", ".join(f"{k} {v:.0f} ms ({v / total:.0%})" for k, v in breakdown.items()))
 if not args.skip_runs:
     for name, cfg in (("default", full), ("quick", SpiralConfig.quick())):
         report = run_spiral(cfg).report
