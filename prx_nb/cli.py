@@ -105,19 +105,9 @@ def finite_float(text: str) -> float:
 # %% ../nbs/99_cli.ipynb #54234f62
 def device_name(text: str) -> str:
     "An argparse type: a device that exists here ('cpu', 'cuda', 'cuda:N', 'mps')."
-    import torch
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{text!r}: no CUDA device on this machine")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda, cuda:N or mps")
+    from prx_nb.config import device_problem
+    if problem := device_problem(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return text
 
 
@@ -276,6 +266,7 @@ def cache_cli(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         from prx_nb import cache, data, latents, text
+        from prx_nb.plugins import first_line
         args = parser.parse_args(argv)
         try:
             source = (data.HFDatasetSource(args.hf, args.image_column, caption_columns(args.caption_column), args.split)
@@ -286,7 +277,7 @@ def cache_cli(argv: list[str] | None = None) -> int:
             manifest = cache.build_cache(source, args.out, space, encoder, resolution=args.resolution,
                                         shard_size=args.shard_size, batch_size=args.batch_size, device=args.device)
         except (ValueError, ImportError, OSError) as e:     # bad source, missing package, weights not on disk
-            raise UsageError((str(e).strip().splitlines() or [type(e).__name__])[0]) from None
+            raise UsageError(first_line(e)) from None
         report = manifest["report"]
         print(json.dumps({k: v for k, v in report.items() if k != "skipped_items"}))
         for index, reason, detail in report["skipped_items"]:

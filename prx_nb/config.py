@@ -30,8 +30,8 @@ from .plugins import OPTIMIZERS, TECHNIQUES, TRACKERS, ConfigError
 __all__ = ['ARCH_KEYS', 'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig', 'OptimConfig', 'ScheduleConfig',
            'TrainConfig', 'EvalConfig', 'DistConfig', 'RunConfig', 'coerce', 'from_dict', 'merge_tables', 'read_toml',
            'parse_override', 'apply_override', 'resolve_architecture', 'check_architecture', 'check_config',
-           'time_sampler', 'latent_size', 'check_device', 'package_installed', 'config_from_table', 'config_to_table',
-           'load_config']
+           'time_sampler', 'latent_size', 'device_problem', 'check_device', 'package_installed', 'config_from_table',
+           'config_to_table', 'load_config']
 
 # %% ../nbs/08a_config.ipynb #567a3941
 @dataclass
@@ -420,20 +420,26 @@ def latent_size(cfg: RunConfig) -> int:
     return cfg.data.resolution if cfg.latents.kind == "identity" else None
 
 
-def check_device(name: str) -> None:
-    "`train.device` must be 'auto' or a device that exists on this machine (cpu, cuda, cuda:N, mps)."
-    if name == "auto":
-        return
+def device_problem(name: str) -> str | None:
+    "Why `name` is not a device of this machine (cpu, cuda, cuda:N, mps), or None when it is one."
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"train.device = {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+        return "expected cpu, cuda, cuda:N or mps"
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    _require(device.type in ("cpu", "cuda", "mps"), "train.device", name, "auto, cpu, cuda, cuda:N or mps")
-    _require(device.type != "cuda" or count > (device.index or 0), "train.device", name,
-             f"a CUDA device of this machine (it has {count})")
-    _require(device.type != "mps" or torch.backends.mps.is_available(), "train.device", name,
-             "a device of this machine (MPS is not available)")
+    if device.type not in ("cpu", "cuda", "mps"):
+        return "expected cpu, cuda, cuda:N or mps"
+    if device.type == "cuda" and count <= (device.index or 0):
+        return f"no CUDA device {device.index or 0} on this machine (it has {count})"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "MPS is not available on this machine"
+    return None
+
+
+def check_device(name: str) -> None:
+    "`train.device` must be 'auto' or a device that exists on this machine."
+    if name != "auto" and (problem := device_problem(name)):
+        raise ConfigError(f"train.device = {name!r}: {problem}")
 
 
 def package_installed(name: str) -> bool:

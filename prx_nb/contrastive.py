@@ -13,7 +13,8 @@ from typing import Callable, Literal
 import torch
 from torch import Tensor
 
-from .plugins import ConfigError, FlowBatch, FlowOutput, Technique, register_technique, step_generator
+from .plugins import (ConfigError, FlowBatch, FlowOutput, Technique, register_technique, require_v_loss,
+                            step_generator)
 
 # %% auto #0
 __all__ = ['CONTRASTIVE', 'other_indices', 'contrastive_fm_loss', 'debiased_velocity', 'ContrastiveConfig', 'ContrastiveFM']
@@ -79,8 +80,7 @@ class ContrastiveFM(Technique):
         if not 0 < cfg.lam < 1:
             raise ConfigError(f"techniques.contrastive.lam = {cfg.lam}: expected a value in (0, 1) "
                               "(at 1 the loss is linear in the prediction and has no minimum)")
-        if run.flow.loss_space != "v":
-            raise ConfigError(f"techniques.contrastive needs flow.loss_space = 'v' (got {run.flow.loss_space!r})")
+        require_v_loss(cls.name, run)
 
     def negatives(self, batch: FlowBatch) -> Tensor:
         "Index of each sample's negative in this process's batch."

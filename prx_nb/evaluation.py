@@ -22,7 +22,7 @@ from .checkpoints import EMA, CheckpointError, _load_tensors, checkpoint_path, e
 from .config import ConfigError, RunConfig, config_from_table
 from .cache import LatentCache
 from .objective import FlowObjective, build_objective, noise_scale
-from .plugins import NOISE, step_generator
+from .plugins import NOISE, first_line, step_generator
 from .runtime import Runtime, autocast_context
 
 # %% auto #0
@@ -98,7 +98,7 @@ def score(generate: Callable[[list[str], int], Tensor], cfg: RunConfig, names: l
     except OSError as e:     # pretrained feature weights (Inception, CLIP, DINOv2) neither on disk nor downloadable
         wanted = [m for m in names if m in metrics.FEATURE_METRICS]
         raise ConfigError(f"eval.metrics = {wanted}: the pretrained feature network is not on this machine "
-                          f"({(str(e).strip().splitlines() or [type(e).__name__])[0]}); download it once with network "
+                          f"({first_line(e)}); download it once with network "
                           "access (it is cached), or choose metrics that need no download") from None
 
 # %% ../nbs/08f_evaluation.ipynb #e0228ecd

@@ -29,9 +29,9 @@ __all__ = ['TRAINING_FLOPS_PER_FORWARD', 'FEATURE_METRICS', 'JUDGE_METRICS', 'rb
            'expected_rbf_kernel', 'gaussian_mmd', 'feature_statistics', 'sqrtm_psd', 'frechet_distance_from_stats',
            'frechet_distance', 'to_unit_range', 'fid', 'FeatureExtractor', 'extract_features', 'PretrainedFeatures',
            'ClipFeatures', 'DinoFeatures', 'InceptionFeatures', 'feature_mmd', 'cmmd', 'dino_mmd', 'Throughput',
-           'cpu_max_rss_bytes', 'measure_throughput', 'count_flops', 'training_flops', 'mfu', 'matmul_flops_per_s',
-           'benchmark_training_step', 'JudgeFeatures', 'FeatureMetric', 'official_and_unbiased_mmd',
-           'default_extractor', 'reference_features', 'batch_seed', 'evaluate']
+           'cpu_max_rss_bytes', 'measure_throughput', 'count_flops', 'training_flops', 'mfu', 'benchmark_training_step',
+           'JudgeFeatures', 'FeatureMetric', 'official_and_unbiased_mmd', 'default_extractor', 'reference_features',
+           'batch_seed', 'evaluate']
 
 # %% ../nbs/07_metrics.ipynb #5659665f
 def _check_feature_pair(x: Tensor, y: Tensor) -> None:
@@ -346,15 +346,6 @@ def mfu(flops_per_sample: float, samples_per_s: float, peak_flops: float | str) 
             raise ValueError(f"peak_flops={peak_flops!r}: unknown GPU, expected one of {list(PEAK_BF16_FLOPS)} or a number")
         peak_flops = PEAK_BF16_FLOPS[peak_flops]
     return flops_per_sample * samples_per_s / peak_flops
-
-# %% ../nbs/07_metrics.ipynb #b1c2d3e4
-def matmul_flops_per_s(size: int = 1024, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                       iters: int = 10) -> float:
-    "FLOP/s of a plain square matrix product (2 size^3 FLOPs): the practical peak a training step is compared with."
-    gen = torch.Generator(device).manual_seed(0)
-    a, b = (torch.randn(size, size, generator=gen, device=device, dtype=dtype) for _ in range(2))
-    speed = measure_throughput(lambda: a @ b, batch_size=1, warmup=2, iters=iters, device=device)
-    return 2 * size**3 / speed.seconds_per_step
 
 # %% ../nbs/07_metrics.ipynb #7c574a71
 def benchmark_training_step(denoiser: PRXDenoiser, batch_size: int, height: int, width: int, text_tokens: int,

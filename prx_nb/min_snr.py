@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from . import flow
-from .plugins import ConfigError, FlowBatch, Technique, register_technique
+from .plugins import ConfigError, FlowBatch, Technique, register_technique, require_v_loss
 
 # %% auto #0
 __all__ = ['MinSNRConfig', 'MinSNR']
@@ -35,8 +35,7 @@ class MinSNR(Technique):
     def check(cls, cfg: MinSNRConfig, run, arch: dict) -> None:
         if cfg.gamma <= 0:
             raise ConfigError(f"techniques.min_snr.gamma = {cfg.gamma}: expected > 0")
-        if run.flow.loss_space != "v":
-            raise ConfigError(f"techniques.min_snr needs flow.loss_space = 'v' (got {run.flow.loss_space!r})")
+        require_v_loss(cls.name, run)
 
     def sample_weights(self, batch: FlowBatch) -> Tensor:
         return flow.min_snr_weight(batch.t, self.cfg.gamma)

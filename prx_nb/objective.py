@@ -19,7 +19,8 @@ from . import text as text_lib
 from .config import DataConfig, FlowConfig, RunConfig, ScheduleConfig, resolve_architecture, ARCH_KEYS, ConfigError
 from .metrics import training_flops
 from .model import forward_flops, make_denoiser
-from .plugins import DROPOUT, NOISE, ROUTING, TECHNIQUES, TIMES, FlowBatch, FlowOutput, Technique, step_generator
+from .plugins import (DROPOUT, NOISE, ROUTING, TECHNIQUES, TIMES, FlowBatch, FlowOutput, Technique, first_line,
+                            step_generator)
 from .runtime import Runtime, rank_rows
 
 # %% auto #0
@@ -37,7 +38,7 @@ def build_latents(cfg: RunConfig, device: torch.device) -> latents_lib.LatentSpa
         return latents_lib.load_latent_space(cfg.latents.kind, cfg.latents.name_or_path, device=device)
     except (OSError, ValueError) as e:   # not on disk and not downloadable (offline, bad id, no access)
         raise ConfigError(f"latents.name_or_path = {cfg.latents.name_or_path!r} ({cfg.latents.kind}): cannot load it "
-                          f"({_first_line(e)}); download it first or give a local folder") from None
+                          f"({first_line(e)}); download it first or give a local folder") from None
 
 
 def build_text_encoder(cfg: RunConfig, vocabulary: list[str] | None, device: torch.device) -> nn.Module:
@@ -51,12 +52,9 @@ def build_text_encoder(cfg: RunConfig, vocabulary: list[str] | None, device: tor
     try:
         return text_lib.HFTextEncoder.from_pretrained(tc.encoder, max_length=tc.max_length, device=device)
     except (OSError, ValueError) as e:
-        raise ConfigError(f"text.encoder = {tc.encoder!r}: cannot load it ({_first_line(e)}); "
+        raise ConfigError(f"text.encoder = {tc.encoder!r}: cannot load it ({first_line(e)}); "
                           "download it first (huggingface-cli download ID) or give a local folder") from None
 
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def is_trainable(module: nn.Module) -> bool:
@@ -268,7 +266,7 @@ def build_data(cfg: RunConfig, rt: Runtime):
     try:
         return _cached_stream(cfg, rt)
     except (ValueError, IndexError, FileNotFoundError) as e:   # incomplete cache, too few items, bad manifest, ...
-        raise ConfigError(f"data.path = {cfg.data.path!r}: {_first_line(e)}") from None
+        raise ConfigError(f"data.path = {cfg.data.path!r}: {first_line(e)}") from None
 
 
 def _cached_stream(cfg: RunConfig, rt: Runtime) -> cache_lib.CachedStream:

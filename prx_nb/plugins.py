@@ -17,13 +17,18 @@ import torch
 from torch import Tensor, nn
 
 # %% auto #0
-__all__ = ['TECHNIQUES', 'OPTIMIZERS', 'TRACKERS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING', 'ConfigError', 'FlowBatch',
-           'FlowOutput', 'Technique', 'Registry', 'register_technique', 'register_optimizer', 'register_tracker',
-           'adamw', 'step_generator']
+__all__ = ['TECHNIQUES', 'OPTIMIZERS', 'TRACKERS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING', 'ConfigError', 'first_line',
+           'FlowBatch', 'FlowOutput', 'Technique', 'Registry', 'require_v_loss', 'register_technique',
+           'register_optimizer', 'register_tracker', 'adamw', 'step_generator']
 
 # %% ../nbs/08_plugins.ipynb #d730a6e0
 class ConfigError(ValueError):
     "A bad configuration: unknown key, wrong type, bad value or incompatible combination (one line)."
+
+
+def first_line(error: BaseException) -> str:
+    "The first line of an error's message (or its type's name): what a one-line error quotes of a library's error."
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 # %% ../nbs/08_plugins.ipynb #6320183f
 @dataclass
@@ -125,6 +130,12 @@ class Registry:
 TECHNIQUES = Registry("technique", {"min_snr": "prx_nb.min_snr", "contrastive": "prx_nb.contrastive"})
 OPTIMIZERS = Registry("optimizer", {"adamw": "prx_nb.plugins"})
 TRACKERS = Registry("tracker", {"tensorboard": "prx_nb.runlog", "wandb": "prx_nb.runlog"})   # named after their packages
+
+
+def require_v_loss(name: str, run: Any) -> None:
+    "Refuse a run whose flow loss is not in v space: for plug-ins whose weights or terms are defined on velocities."
+    if run.flow.loss_space != "v":
+        raise ConfigError(f"techniques.{name} needs flow.loss_space = 'v' (got {run.flow.loss_space!r})")
 
 
 def register_technique(cls: type[Technique]) -> type[Technique]:

@@ -41,7 +41,7 @@ PROXY_METRICS: dict[str, tuple[bool, str]] = {
     "judge_mmd": (False, "MMD x1000 on judge features (CMMD stand-in)"),
     "random_mmd": (False, "MMD x1000 on a fixed random conv net (DINO-MMD stand-in)"),
 }   # name -> (higher is better, what it measures)
-PRIMARY_METRIC = "attribute_accuracy/shape"   # the proxy's ranking metric (section 4 says why)
+PRIMARY_METRIC = "judge_fid"   # the proposed ranking metric, lower is better (section 7 says why)
 
 # %% ../nbs/09a_proxy.ipynb #5a7c4da6
 def config_flops_per_sample(cfg: RunConfig) -> float:

@@ -22,14 +22,16 @@ import numpy as np
 import torch
 
 from .checkpoints import EMA, STEP_PREFIX, Checkpointer, check_resumable, checkpoint_dirs, step_dirs
-from .config import ConfigError, RunConfig, check_config, config_to_table, load_config, time_sampler
+from .config import ConfigError, RunConfig, check_config, config_to_table, time_sampler
+from .config import load_config   # re-exported: `from prx_nb.train import train, load_config` keeps working
 from .evaluation import evaluate_run
-from .metrics import matmul_flops_per_s, mfu
+from .metrics import mfu
 from .model import peak_bf16_flops
 from .objective import build_data, build_objective, check_cached_data, flops_per_sample, make_batch, make_scheduler
 from .plugins import OPTIMIZERS
 from .runlog import RunLog, StopSignal, step_record
 from .runtime import autocast_context, clip_gradients, init_runtime, parallelize
+from .spiral import matmul_gflops
 
 # %% auto #0
 __all__ = ['TrainResult', 'NonFiniteLossError', 'train', 'benchmark']
@@ -188,7 +190,7 @@ def benchmark(cfg: RunConfig, steps: int = 20, warmup: int = 5, synthetic: bool 
     samples_per_s = statistics.median(r["samples_per_s"] for r in result.history[warmup:])
     per_device, flops = samples_per_s / world, result.flops_per_sample
     peak = peak_bf16_flops(result.device)
-    matmul = matmul_flops_per_s(device=result.device)      # this machine's practical fp32 peak, measured now
+    matmul = matmul_gflops(device=result.device) * 1e9      # this machine's practical fp32 peak, measured now
     return {"device": str(result.device), "steps_per_s": samples_per_s / (cfg.train.batch_size * world),
             "samples_per_s": samples_per_s, "samples_per_s_per_device": per_device, "flops_per_sample": flops,
             "gflops_per_s": flops * per_device / 1e9, "matmul_gflops_per_s": matmul / 1e9,

@@ -11,7 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "prx_nb"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_"))
 MACHINERY = {"config", "runtime", "checkpoints", "runlog", "objective", "evaluation", "train", "cli"}
-TECHNIQUES = {"min_snr", "contrastive"}
+
+
+def shipped_technique_modules() -> set[str]:
+    "Modules of the techniques prx_nb ships, read from the plug-in registry (the one list of them)."
+    from prx_nb.plugins import TECHNIQUES as REGISTRY
+    return {module.removeprefix("prx_nb.") for module in REGISTRY.shipped.values()}
+
+
+TECHNIQUES = shipped_technique_modules()
 
 
 def imported_modules(name: str) -> set[str]:
