@@ -20,11 +20,12 @@ from . import __version__
 
 # %% auto #0
 __all__ = ['COMMANDS', 'usage', 'main', 'UsageError', 'Parser', 'bounded_int', 'finite_float', 'device_name', 'output_file',
-           'fail', 'run_command', 'train_cli', 'sample_cli', 'eval_cli', 'caption_columns', 'cache_cli']
+           'fail', 'run_command', 'train_cli', 'sample_cli', 'eval_cli', 'output_folder', 'spiral_cli',
+           'caption_columns', 'cache_cli']
 
 # %% ../nbs/99_cli.ipynb #d701e2c6
 COMMANDS: dict[str, tuple[str, str]] = {  # name -> ("module:function", summary)
-    "spiral": ("prx_nb.spiral:cli", "the toy spiral manifold experiment (x- vs eps- vs v-prediction)"),
+    "spiral": ("prx_nb.cli:spiral_cli", "the toy spiral manifold experiment (x- vs eps- vs v-prediction)"),
     "train": ("prx_nb.cli:train_cli", "train a denoiser from a config file, with key=value overrides"),
     "sample": ("prx_nb.cli:sample_cli", "generate images from a checkpoint"),
     "eval": ("prx_nb.cli:eval_cli", "compute metrics of a checkpoint"),
@@ -182,6 +183,8 @@ def sample_cli(argv: list[str] | None = None) -> int:
                         help="output image (a grid when several prompts)")
     parser.add_argument("--steps", type=bounded_int(1), help="sampling steps (default: the run's eval.steps)")
     parser.add_argument("--guidance", type=finite_float, help="CFG scale (default: the run's eval.guidance)")
+    parser.add_argument("--time-grid", choices=["uniform", "pipeline"],
+                        help="sampling times: evenly spaced, or PRXPipeline's default grid (default: the run's eval.time_grid)")
     parser.add_argument("--seed", type=bounded_int(0), default=0, help="seed of the initial noise")
     parser.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or mps")
     parser.add_argument("--no-ema", action="store_true", help="use the trained weights even when an EMA exists")
@@ -193,6 +196,7 @@ def sample_cli(argv: list[str] | None = None) -> int:
         cfg, denoiser, text_encoder, latents = load_for_inference(args.ckpt, args.device, not args.no_ema)
         cfg.eval.steps = args.steps or cfg.eval.steps
         cfg.eval.guidance = cfg.eval.guidance if args.guidance is None else args.guidance
+        cfg.eval.time_grid = args.time_grid or cfg.eval.time_grid
         images = make_generator(denoiser, text_encoder, latents, cfg, torch.device(args.device))(args.prompt, args.seed)
         print(save_grid(images, args.out))
         return 0
@@ -231,6 +235,62 @@ def eval_cli(argv: list[str] | None = None) -> int:
         return 0
 
     return run_command("prx-nb eval", body)
+
+# %% ../nbs/99_cli.ipynb #c8cd192c
+def output_folder(text: str) -> Path:
+    "An argparse type: a folder that exists or can be created and written (created later, once every argument is good)."
+    path = Path(text)
+    existing = next(p for p in (path, *path.parents, Path(".")) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: {existing} is not writable")
+    return path
+
+
+def _shown(value) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def spiral_cli(argv: list[str] | None = None) -> int:
+    "`prx-nb spiral --out DIR [--dims ...] [--predictions ...] [--steps N] [--seed S] [--width W] [--quick]`."
+    from prx_nb.spiral import SpiralConfig
+    full, quick = SpiralConfig(), SpiralConfig.quick()
+
+    def default(key: str) -> str:
+        a, b = _shown(getattr(full, key)), _shown(getattr(quick, key))
+        return f"(default: {a}" + (f"; --quick: {b})" if a != b else ")")
+
+    parser = Parser(prog="prx-nb spiral", description="JiT's spiral toy: x/eps/v-prediction versus dimension.",
+                    argument_default=argparse.SUPPRESS)          # defaults come from SpiralConfig, shown in each help
+    parser.add_argument("--out", type=output_folder, required=True, help="folder for spiral.json and spiral.png")
+    parser.add_argument("--dims", type=bounded_int(2), nargs="+", help=f"ambient dimensions {default('dims')}")
+    parser.add_argument("--predictions", nargs="+", choices=list(full.predictions), help=default("predictions"))
+    parser.add_argument("--steps", type=bounded_int(1), help=f"training steps {default('steps')}")
+    parser.add_argument("--seed", type=bounded_int(0), help=f"random seed {default('seed')}")
+    parser.add_argument("--width", type=bounded_int(1), help=f"MLP hidden width {default('width')}")
+    parser.add_argument("--quick", action="store_true", help="the small preset CI runs (fewer dims and steps)")
+
+    def body() -> int:
+        import matplotlib.pyplot as plt
+        from prx_nb.spiral import error_table, plot_spiral_grid, run_spiral
+        args = vars(parser.parse_args(argv))
+        out, preset = args.pop("out"), SpiralConfig.quick if args.pop("quick", False) else SpiralConfig
+        try:
+            cfg = preset(**args)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        out.mkdir(parents=True, exist_ok=True)        # before the work: a bad --out must not lose the run
+        run = run_spiral(cfg, progress=True)
+        (out / "spiral.json").write_text(json.dumps(run.report, indent=2))
+        fig = plot_spiral_grid(run)
+        fig.savefig(out / "spiral.png", dpi=120)
+        plt.close(fig)
+        print(error_table(run.report))
+        print(f"{run.report['seconds']:.1f} s; wrote {out / 'spiral.json'} and {out / 'spiral.png'}")
+        return 0
+
+    return run_command("prx-nb spiral", body)
 
 # %% ../nbs/99_cli.ipynb #c42379af
 def caption_columns(pairs: list[str] | None) -> dict[str, str]:

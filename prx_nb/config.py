@@ -94,13 +94,20 @@ class FlowConfig:
 
 @dataclass
 class OptimConfig:
-    "Optimizer (a name in `OPTIMIZERS`) and gradient clipping (0 disables it)."
+    "Optimizer (a name in `OPTIMIZERS`), its settings, and gradient clipping (0 disables it)."
     name: str = "adamw"
     lr: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.95)
+    betas: tuple[float, float] = (0.9, 0.95)   # AdamW, and Muon's AdamW part
     eps: float = 1e-15
     weight_decay: float = 0.0
     grad_clip: float = 0.2
+    momentum: float = 0.95                     # Muon: momentum, Nesterov, Newton-Schulz steps, update scale
+    nesterov: bool = True
+    ns_steps: int = 5
+    adjust_lr_fn: Literal["original", "match_rms_adamw"] = "match_rms_adamw"
+    split_fused: bool = False                  # Muon: orthogonalise fused QKV / adaLN weights part by part
+    ns_dtype: Literal["auto", "float32", "bfloat16"] = "auto"   # Muon's iterations; auto: bf16 on CUDA, fp32 elsewhere
+    bf16_update: Literal["nearest", "stochastic", "kahan"] = "nearest"   # writing updates into bf16-stored weights
 
 
 @dataclass
@@ -143,6 +150,7 @@ class EvalConfig:
     solver: Literal["euler", "heun"] = "euler"
     guidance: float = 3.5
     shift: float = 1.0
+    time_grid: Literal["uniform", "pipeline"] = "uniform"   # pipeline: PRXPipeline's default (flow.pipeline_time_grid)
     grid: int = 16
     metrics: list[str] = field(default_factory=list)
 
@@ -370,6 +378,12 @@ def check_config(cfg: RunConfig) -> dict:
     _require(all(0 <= b < 1 for b in cfg.optim.betas), "optim.betas", list(cfg.optim.betas), "values in [0, 1)")
     _require(cfg.optim.eps >= 0, "optim.eps", cfg.optim.eps, ">= 0")
     _require(cfg.optim.weight_decay >= 0, "optim.weight_decay", cfg.optim.weight_decay, ">= 0")
+    _require(0 <= cfg.optim.momentum < 1, "optim.momentum", cfg.optim.momentum, "a value in [0, 1)")
+    _require(cfg.optim.ns_steps >= 1, "optim.ns_steps", cfg.optim.ns_steps, ">= 1")
+    _require(cfg.optim.bf16_update == "nearest" or tr.weights_dtype == "bfloat16", "optim.bf16_update",
+             cfg.optim.bf16_update, '"nearest" unless train.weights_dtype = "bfloat16" (fp32 weights round nothing)')
+    _require(cfg.optim.bf16_update == "nearest" or cfg.dist.strategy != "fsdp", "optim.bf16_update", cfg.optim.bf16_update,
+             '"nearest" under dist.strategy = "fsdp" (the bf16 update hooks are untested on sharded parameters)')
     _require(cfg.model.mlp_ratio is None or cfg.model.mlp_ratio > 0, "model.mlp_ratio", cfg.model.mlp_ratio, "> 0")
     _require(cfg.model.bottleneck_size is None or cfg.model.bottleneck_size >= 1, "model.bottleneck_size",
              cfg.model.bottleneck_size, ">= 1 (or unset)")

@@ -46,10 +46,11 @@ def make_generator(denoiser: nn.Module, text_encoder, latents, cfg: RunConfig,
         noise = torch.randn((n, latents.channels, size, size), generator=g, device=device)
         noise = noise * noise_scale(cfg, latents)
         uncond = conditioned(text_encoder.encode([""] * n)) if ev.guidance != 1.0 else None
+        times = flow.pipeline_time_grid(ev.steps, ev.shift) if ev.time_grid == "pipeline" else None
         with autocast_context(cfg.train, device):
             x0 = flow.sample(conditioned(text_encoder.encode(list(captions))), noise, steps=ev.steps, solver=ev.solver,
                              prediction=cfg.flow.prediction, shift=ev.shift, guidance=ev.guidance, uncond=uncond,
-                             t_eps=cfg.flow.t_eps)
+                             t_eps=cfg.flow.t_eps, times=times)
         return latents.decode(x0.float()).float().clamp(-1, 1)
 
     return generate

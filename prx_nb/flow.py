@@ -17,7 +17,7 @@ from torch import Tensor
 # %% auto #0
 __all__ = ['Prediction', 'PREDICTIONS', 'Denoiser', 'interpolate', 'velocity_target', 'to_velocity', 'from_velocity',
            'convert_prediction', 'flow_target', 'per_sample_loss', 'flow_loss', 'shift_time', 'TimeSampler', 'snr',
-           'min_snr_weight', 'time_grid', 'guided_velocity', 'sample']
+           'min_snr_weight', 'time_grid', 'pipeline_time_grid', 'guided_velocity', 'sample']
 
 # %% ../nbs/00_flow.ipynb #db2f453e
 Prediction = Literal["x", "eps", "v"]
@@ -170,6 +170,15 @@ def time_grid(steps: int, shift: float = 1.0, t_start: float = 1.0, t_end: float
     return shift_time(torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64), shift).float()
 
 
+def pipeline_time_grid(steps: int, shift: float = 1.0, num_train_timesteps: int = 1000) -> Tensor:
+    "The grid of diffusers' `FlowMatchEulerDiscreteScheduler.set_timesteps(steps)` (static shift), PRXPipeline's default: `steps` times from 1 to a shifted 1/num_train_timesteps, shifted again, then 0."
+    if steps < 1:
+        raise ValueError(f"steps={steps}: expected at least 1")
+    t_min = float(shift_time(torch.tensor(1 / num_train_timesteps, dtype=torch.float64), shift))
+    ts = shift_time(torch.linspace(1.0, t_min, steps, dtype=torch.float64), shift)
+    return torch.cat([ts, ts.new_zeros(1)]).float()
+
+
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -192,13 +201,15 @@ def guided_velocity(model: Denoiser, x_t: Tensor, t: float, prediction: Predicti
 def sample(model: Denoiser, noise: Tensor, steps: int = 50, solver: Literal["euler", "heun"] = "euler",
            prediction: Prediction = "v", shift: float = 1.0, guidance: float = 1.0, uncond: Denoiser | None = None,
            guidance_interval: tuple[float, float] = (0.0, 1.0), t_eps: float = 0.05,
-           return_trajectory: bool = False) -> Tensor | tuple[Tensor, list[Tensor]]:
-    "Integrate the flow ODE from `noise` (t = 1) to data (t = 0) with Euler or Heun steps; `model(x_t, t)` returns `prediction`."
+           return_trajectory: bool = False, times: Tensor | None = None) -> Tensor | tuple[Tensor, list[Tensor]]:
+    "Integrate the flow ODE from `noise` (t = 1) to data (t = 0) with Euler or Heun steps; `model(x_t, t)` returns `prediction`. `times` (decreasing, e.g. `pipeline_time_grid`) replaces the grid of `steps` and `shift`."
     if solver not in ("euler", "heun"):
         raise ValueError(f"solver={solver!r}: expected 'euler' or 'heun'")
     _check_prediction("prediction", prediction)
+    if times is not None and (times.ndim != 1 or len(times) < 2 or not bool((times[1:] < times[:-1]).all())):
+        raise ValueError(f"times {times.tolist()}: expected at least 2 strictly decreasing times")
     velocity = lambda x, t: guided_velocity(model, x, t, prediction, guidance, uncond, guidance_interval, t_eps)
-    ts = time_grid(steps, shift).tolist()
+    ts = (time_grid(steps, shift) if times is None else times).tolist()
     x, trajectory = noise, [noise]
     for t0, t1 in zip(ts[:-1], ts[1:]):
         v0 = velocity(x, t0)

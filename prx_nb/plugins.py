@@ -128,7 +128,7 @@ class Registry:
 
 # %% ../nbs/08_plugins.ipynb #99cef936
 TECHNIQUES = Registry("technique", {"min_snr": "prx_nb.min_snr", "contrastive": "prx_nb.contrastive"})
-OPTIMIZERS = Registry("optimizer", {"adamw": "prx_nb.plugins"})
+OPTIMIZERS = Registry("optimizer", {"adamw": "prx_nb.plugins", "muon": "prx_nb.muon"})
 TRACKERS = Registry("tracker", {"tensorboard": "prx_nb.runlog", "wandb": "prx_nb.runlog"})   # named after their packages
 
 

@@ -7,11 +7,8 @@ Docs: https://prx-nb.github.io/prx_nb/spiral.html.md"""
 # %% ../nbs/01_spiral.ipynb #4c82522a
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,7 +27,7 @@ __all__ = ['SPIRAL_ANGLES', 'spiral_curve', 'make_spiral', 'random_projection', 
            'lr_schedule', 'SpiralEnsemble', 'train_ensemble', 'sample_stack', 'sample_ensemble', 'SpiralRun',
            'score_samples', 'run_spiral', 'error_table', 'plot_spiral_grid', 'train_sequential', 'time_training',
            'train_flops', 'matmul_gflops', 'measure_speed', 'time_breakdown', 'show_single', 'spiral_explorer',
-           'plot_error_vs_dim', 'spiral_parser', 'check_output_folder', 'cli']
+           'plot_error_vs_dim']
 
 # %% ../nbs/01_spiral.ipynb #f277468e
 SPIRAL_ANGLES = (1.5 * math.pi, 4.5 * math.pi)  # one and a half turns
@@ -465,56 +462,3 @@ def plot_error_vs_dim(runs: dict[str, dict | list[dict]], key: str = "manifold_e
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/01_spiral.ipynb #f99fc374
-class _UsageError(Exception):
-    "A bad command-line argument."
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):                 # one line instead of argparse's usage block + exit
-        raise _UsageError(message)
-
-
-def spiral_parser() -> argparse.ArgumentParser:
-    "The argument parser of `prx-nb spiral`."
-    parser = _Parser(prog="prx-nb spiral", description="JiT's spiral toy: x/eps/v-prediction versus dimension.")
-    parser.add_argument("--out", type=Path, required=True, help="folder for spiral.json and spiral.png")
-    parser.add_argument("--dims", type=int, nargs="+", help="ambient dimensions (each >= 2)")
-    parser.add_argument("--predictions", nargs="+", help="any of: x eps v")
-    parser.add_argument("--steps", type=int, help="training steps")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--width", type=int, help="MLP hidden width")
-    parser.add_argument("--quick", action="store_true", help="the small preset (about 10 s)")
-    return parser
-
-
-def check_output_folder(out: Path) -> None:
-    "Create `out` (and its parents) or raise a one-line `_UsageError`: a file, a folder under a file, not writable."
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _UsageError(f"--out {str(out)!r}: cannot create that folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise _UsageError(f"--out {str(out)!r}: the folder is not writable")
-
-
-def cli(argv: Sequence[str] | None = None) -> int:
-    "Entry point of `prx-nb spiral`: run the experiment and write DIR/spiral.json and DIR/spiral.png."
-    try:
-        args = spiral_parser().parse_args(argv)
-        chosen = {k: getattr(args, k) for k in ("dims", "predictions", "steps", "seed", "width")
-                  if getattr(args, k) is not None}
-        cfg = SpiralConfig.quick(**chosen) if args.quick else SpiralConfig(**chosen)
-        check_output_folder(args.out)                 # before the work: a bad --out must not lose the run
-    except (_UsageError, ValueError) as e:
-        print(f"prx-nb spiral: error: {e}", file=sys.stderr)
-        return 2
-    run = run_spiral(cfg, progress=True)
-    (args.out / "spiral.json").write_text(json.dumps(run.report, indent=2))
-    fig = plot_spiral_grid(run)
-    fig.savefig(args.out / "spiral.png", dpi=120)
-    plt.close(fig)
-    print(error_table(run.report))
-    print(f"{run.report['seconds']:.1f} s; wrote {args.out / 'spiral.json'} and {args.out / 'spiral.png'}")
-    return 0

@@ -29,6 +29,7 @@ from .metrics import mfu
 from .model import peak_bf16_flops
 from .objective import build_data, build_objective, check_cached_data, flops_per_sample, make_batch, make_scheduler
 from .plugins import OPTIMIZERS
+from .precision import attach_bf16_update, warn_low_precision
 from .runlog import RunLog, StopSignal, step_record
 from .runtime import autocast_context, clip_gradients, init_runtime, parallelize
 from .spiral import matmul_gflops
@@ -81,6 +82,7 @@ def train(cfg: RunConfig) -> TrainResult:
     if tc.compile:
         objective.denoiser.compile()
     optimizer = OPTIMIZERS[cfg.optim.name](model, cfg.optim)
+    attach_bf16_update(optimizer, cfg.optim.bf16_update, tc.seed)   # bf16-stored weights only; its state is optimizer state
     scheduler = make_scheduler(optimizer, cfg.schedule, tc.steps)
     averaged = objective.sampling_modules()
     ema = EMA(averaged, tc.ema_decay, tc.ema_every) if tc.ema_decay > 0 else None
@@ -102,6 +104,8 @@ def train(cfg: RunConfig) -> TrainResult:
         state = ckpt.restore(checkpoint, model, optimizer, scheduler, ema, techniques)
         start, nonfinite = state["step"], state["nonfinite"]
         data.load_state_dict(state["data"])
+    if rt.is_main:   # a loud PrecisionWarning listing every tensor stored below fp32 (nbs/15_bf16.ipynb)
+        warn_low_precision(objective, optimizer, ema)
     if start >= tc.steps:   # nothing to do: never relabel or delete a checkpoint of another step
         if rt.is_main:
             print(f"{out}: already trained to step {start} (train.steps = {tc.steps}); nothing to do")

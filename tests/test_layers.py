@@ -14,9 +14,10 @@ MACHINERY = {"config", "runtime", "checkpoints", "runlog", "objective", "evaluat
 
 
 def shipped_technique_modules() -> set[str]:
-    "Modules of the techniques prx_nb ships, read from the plug-in registry (the one list of them)."
-    from prx_nb.plugins import TECHNIQUES as REGISTRY
-    return {module.removeprefix("prx_nb.") for module in REGISTRY.shipped.values()}
+    "Modules of the techniques and optimizers prx_nb ships, read from the plug-in registries (the one list of them)."
+    from prx_nb.plugins import OPTIMIZERS, TECHNIQUES as REGISTRY
+    shipped = {*REGISTRY.shipped.values(), *OPTIMIZERS.shipped.values()} - {"prx_nb.plugins"}
+    return {module.removeprefix("prx_nb.") for module in shipped}
 
 
 TECHNIQUES = shipped_technique_modules()

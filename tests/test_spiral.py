@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from prx_nb.spiral import SpiralConfig, cli
+from prx_nb.cli import spiral_cli as cli
+from prx_nb.spiral import SpiralConfig
 
 RESULTS = Path(__file__).resolve().parents[1] / "nbs" / "results"
 
@@ -52,10 +53,10 @@ def test_options_reach_the_config(tmp_path):
 
 @pytest.mark.parametrize("bad, needle", [
     (["--predictions", "x", "score"], "'score'"),
-    (["--dims", "1", "16"], "D=1"),
+    (["--dims", "1", "16"], "1 is not >= 2"),
     (["--dims", "2", "sixteen"], "'sixteen'"),
     (["--steps", "1.5"], "'1.5'"),
-    (["--steps", "0"], "steps=0"),
+    (["--steps", "0"], "0 is not >= 1"),
     (["--colour", "red"], "--colour"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, bad, needle):

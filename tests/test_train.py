@@ -71,6 +71,14 @@ def test_technique_rows_add_one_plugin_to_the_baseline():
         assert diff == {("train", "out_dir")}, row
 
 
+def test_optimizer_row_changes_only_the_optimizer():
+    base = config.config_to_table(config.load_config(ROOT / "configs/prx-1.2b/baseline.toml"))
+    table = config.config_to_table(config.load_config(ROOT / "configs/prx-1.2b/muon.toml"))
+    diff = {(s, k) for s in base if isinstance(base[s], dict) for k in base[s] if base[s][k] != table[s][k]}
+    assert diff == {("optim", "name"), ("optim", "eps"), ("train", "out_dir")}
+    assert (table["optim"]["name"], table["optim"]["eps"]) == ("muon", 1e-8)
+
+
 def test_baseline_matches_the_reference_settings():
     cfg = config.load_config(ROOT / "configs/prx-1.2b/baseline.toml")
     assert (cfg.optim.lr, cfg.optim.betas, cfg.optim.eps, cfg.optim.weight_decay, cfg.optim.grad_clip) == \
@@ -240,6 +248,10 @@ def test_sample_cli_writes_png(tmp_path, capsys):
     assert cli.sample_cli(["--ckpt", str(out), "--prompt", "a red square", "--prompt", "a blue circle",
                          "--out", str(png), "--steps", "2"]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
+    other = tmp_path / "pipeline.png"                  # PRXPipeline's time grid: the same prompts, other images
+    assert cli.sample_cli(["--ckpt", str(out), "--prompt", "a red square", "--prompt", "a blue circle",
+                           "--out", str(other), "--steps", "2", "--time-grid", "pipeline"]) == 0
+    assert other.read_bytes() != png.read_bytes()
     assert cli.sample_cli(["--ckpt", str(tmp_path / "none"), "--prompt", "x", "--out", str(png)]) == 2
 
 
