@@ -6,7 +6,8 @@ The first lr runs with every `--seeds`, the others with `--sweep-seeds`. Each ru
 on the rest, one shared lr) for `--steps` steps, evaluating every `--every` steps; finished runs (their last
 evaluation logged) are read back, not retrained, so an interrupted sweep resumes where it stopped. Writes every
 run's evaluation curve (with its training TFLOP and minutes) and its mean training loss over the last 10% of the
-steps as JSON.
+steps and the random-net MMD of its last checkpoint (`prx_nb.proxy.score_checkpoint`: a distance that sees leftover
+noise, which the judge's features barely do) as JSON.
 """
 import argparse
 import json
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from prx_nb.checkpoints import checkpoint_dirs
 from prx_nb.config import load_config
-from prx_nb.proxy import read_run, train_minutes
+from prx_nb.proxy import read_run, score_checkpoint, train_minutes
 from prx_nb.train import train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "cpu"
@@ -48,8 +50,9 @@ for lr in args.lrs:                      # the default lr first, with its seeds:
             run = read_run(out)
             minutes = train_minutes(run.history, run.cfg.train.batch_size)
             tail = [r["loss"] for r in run.history if r["step"] > 0.9 * args.steps]      # the last 10% of the steps
+            noise_aware = score_checkpoint(checkpoint_dirs(out / "checkpoints")[-1], n=args.n, metrics=("judge_mmd",))
             runs.append({"optimizer": name, "lr": lr, "seed": seed, "minutes": minutes, "evals": run.evals,
-                         "final_loss": sum(tail) / len(tail)})
+                         "final_loss": sum(tail) / len(tail), "random_mmd": noise_aware["random_mmd"]})
             print(json.dumps({k: runs[-1][k] for k in ("optimizer", "lr", "seed", "minutes")}
                              | {k: run.evals[-1].get(k) for k in ("judge_fid", "caption_accuracy")}), flush=True)
             if args.json:
