@@ -104,7 +104,7 @@ class OptimConfig:
     momentum: float = 0.95                     # Muon: momentum, Nesterov, Newton-Schulz steps, update scale
     nesterov: bool = True
     ns_steps: int = 5
-    adjust_lr_fn: Literal["original", "match_rms_adamw"] = "match_rms_adamw"
+    adjust_lr_fn: Literal["original", "match_rms_adamw", "spectral_unclamped"] = "match_rms_adamw"
     split_fused: bool = False                  # Muon: orthogonalise fused QKV / adaLN weights part by part
     ns_dtype: Literal["auto", "float32", "bfloat16"] = "auto"   # Muon's iterations; auto: bf16 on CUDA, fp32 elsewhere
     bf16_update: Literal["nearest", "stochastic", "kahan"] = "nearest"   # writing updates into bf16-stored weights

@@ -47,13 +47,15 @@ def newton_schulz(G: Tensor, steps: int = 5, coefficients: tuple[float, float, f
 
 # %% ../nbs/16_muon.ipynb #09749811
 def adjusted_lr(lr: float, adjust_lr_fn: str | None, shape: Iterable[int]) -> float:
-    "Learning rate of an orthogonalised (rows x cols) update: `None`/'original' lr sqrt(max(1, rows/cols)) (Keller Jordan), 'match_rms_adamw' lr 0.2 sqrt(max(rows, cols)) (Moonshot: an update RMS like AdamW's)."
+    "Learning rate of an orthogonalised (rows x cols) update: `None`/'original' lr sqrt(max(1, rows/cols)) (Keller Jordan), 'match_rms_adamw' lr 0.2 sqrt(max(rows, cols)) (Moonshot: an update RMS like AdamW's), 'spectral_unclamped' lr sqrt(rows/cols) (Bernstein), as torch.optim.Muon."
     rows, cols = list(shape)[-2:]
     if adjust_lr_fn in (None, "original"):
         return lr * math.sqrt(max(1.0, rows / cols))
     if adjust_lr_fn == "match_rms_adamw":
         return lr * 0.2 * math.sqrt(max(rows, cols))
-    raise ValueError(f"adjust_lr_fn={adjust_lr_fn!r}: expected None, 'original' or 'match_rms_adamw'")
+    if adjust_lr_fn == "spectral_unclamped":
+        return lr * math.sqrt(rows / cols)
+    raise ValueError(f"adjust_lr_fn={adjust_lr_fn!r}: expected None, 'original', 'match_rms_adamw' or 'spectral_unclamped'")
 
 # %% ../nbs/16_muon.ipynb #cd89d86a
 def assign_owners(costs: list[float], world: int) -> list[int]:
