@@ -186,10 +186,10 @@ def seed_study(recipes: Mapping[str, tuple[str | Path, Sequence[str]]], seeds: S
     Returns {name: {"runs": [per-seed metrics], "summary": seed_summary(...), "steps": ..., "tflop": ...}}."""
     study = {}
     for name, (path, overrides) in recipes.items():
-        runs = []
+        runs, cfg = [], load_config(path, overrides)
+        flops = config_flops_per_sample(cfg)                 # the same for every seed: builds the model once
+        steps = steps_for_tflop(tflop, cfg.train.batch_size, flops)
         for seed in seeds:
-            cfg = load_config(path, [*overrides, f"train.seed={seed}"])
-            steps = steps_for_tflop(tflop, cfg.train.batch_size, config_flops_per_sample(cfg))
             out = Path(root) / name / f"seed{seed}"
             cfg = load_config(path, [*overrides, f"train.seed={seed}", f"train.steps={steps}", f"train.out_dir={out}",
                                      "eval.every=0", "train.ckpt_every=0", f"train.progress={str(progress).lower()}"])
@@ -198,7 +198,7 @@ def seed_study(recipes: Mapping[str, tuple[str | Path, Sequence[str]]], seeds: S
                 raise RuntimeError(f"{out}: the run saved no checkpoint")
             runs.append({"seed": seed, "step": result.step, **score_checkpoint(result.checkpoint, n=n)})
         study[name] = {"runs": runs, "summary": seed_summary(runs), "steps": runs[0]["step"],
-                       "tflop": training_tflop(runs[0]["step"], cfg.train.batch_size, config_flops_per_sample(cfg))}
+                       "tflop": training_tflop(runs[0]["step"], cfg.train.batch_size, flops)}
     return study
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from prx_nb.config import load_config
-from prx_nb.proxy import PRIMARY_METRIC, config_flops_per_sample, read_run, seed_study, study_table, training_tflop
+from prx_nb.proxy import (PRIMARY_METRIC, config_flops_per_sample, read_run, seed_study, seed_summary, study_table,
+                          training_tflop)
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = {"fp32": "baseline.toml", "bf16": "bf16-weights.toml", "stochastic": "bf16-stochastic.toml",
@@ -57,9 +58,7 @@ for name in recipes:   # the training loss, read back from each run's log
     curves[name] = [[sum(l[i:i + window]) / window for i in range(0, len(l) - window + 1, window)] for l in losses]
     for run, value in zip(study[name]["runs"], loss[name]):
         run["final_loss"] = value
-    study[name]["summary"]["final_loss"] = (sum(loss[name]) / len(loss[name]),
-                                            (sum((v - sum(loss[name]) / len(loss[name])) ** 2 for v in loss[name])
-                                             / max(1, len(loss[name]) - 1)) ** 0.5)
+    study[name]["summary"] = seed_summary(study[name]["runs"])
 print(study_table(study, ["final_loss", PRIMARY_METRIC, "judge_mmd", "main_object_accuracy", "caption_accuracy"]))
 result = {"config": {"steps": args.steps, "lr": args.lr, "seeds": args.seeds, "n": args.n, "tiny": args.tiny,
                      "recipes": {k: [str(Path(p).relative_to(ROOT)), o] for k, (p, o) in recipes.items()},

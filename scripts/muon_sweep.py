@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 
-from prx_nb.checkpoints import checkpoint_dirs
 from prx_nb.config import load_config
 from prx_nb.proxy import read_run, score_checkpoint, train_minutes
 from prx_nb.train import train
@@ -50,7 +49,7 @@ for lr in args.lrs:                      # the default lr first, with its seeds:
             run = read_run(out)
             minutes = train_minutes(run.history, run.cfg.train.batch_size)
             tail = [r["loss"] for r in run.history if r["step"] > 0.9 * args.steps]      # the last 10% of the steps
-            noise_aware = score_checkpoint(checkpoint_dirs(out / "checkpoints")[-1], n=args.n, metrics=("judge_mmd",))
+            noise_aware = score_checkpoint(out, n=args.n, metrics=("judge_mmd",))
             runs.append({"optimizer": name, "lr": lr, "seed": seed, "minutes": minutes, "evals": run.evals,
                          "final_loss": sum(tail) / len(tail), "random_mmd": noise_aware["random_mmd"]})
             print(json.dumps({k: runs[-1][k] for k in ("optimizer", "lr", "seed", "minutes")}

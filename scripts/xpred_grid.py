@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from prx_nb.config import load_config
+from prx_nb.plugins import first_line
 from prx_nb.proxy import read_run, score_checkpoint, seed_summary, train_minutes
 from prx_nb.train import NonFiniteLossError, train
 from prx_nb.xpred import EXPERIMENTS, grid_overrides, run_name
@@ -57,7 +58,7 @@ for name in args.only or EXPERIMENTS:
                     try:
                         scored.write_text(json.dumps(score_checkpoint(folder, n=args.n)))
                     except (ValueError, RuntimeError) as e:        # e.g. non-finite samples
-                        status = f"unscored: {str(e).splitlines()[0][:80]}"
+                        status = f"unscored: {first_line(e)[:80]}"
             run = read_run(folder)
             score = json.loads(scored.read_text()) if scored.is_file() else {}
             runs.append({"seed": seed, "status": status, "wall_s": time.perf_counter() - start,
