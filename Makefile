@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-DEMO_OUT ?= out/demo
+DEMO_OUT ?= out/logbook
 
-.PHONY: install demo test sync-check docs lab clean
+.PHONY: install demo spiral test sync-check docs lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The quick logbook: every row of the PRX ablation table trained once on the CPU proxy (a few minutes on 2 cores).
 demo: install
-	$(BIN)/prx-nb spiral --out $(DEMO_OUT)
-	@echo "results: $(DEMO_OUT)/spiral.json  figure: $(DEMO_OUT)/spiral.png"
+	$(BIN)/prx-nb logbook --preset quick --out $(DEMO_OUT)
+
+# JiT's spiral toy (about 2 minutes on 2 cores).
+spiral: install
+	$(BIN)/prx-nb spiral --out out/spiral
+	@echo "results: out/spiral/spiral.json  figure: out/spiral/spiral.png"
 
 # The library, README and notebooks must be exactly what the notebooks say they are.
 sync-check: install

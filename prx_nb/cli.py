@@ -21,7 +21,7 @@ from . import __version__
 # %% auto #0
 __all__ = ['COMMANDS', 'usage', 'main', 'UsageError', 'Parser', 'bounded_int', 'finite_float', 'device_name', 'output_file',
            'fail', 'run_command', 'train_cli', 'sample_cli', 'eval_cli', 'output_folder', 'spiral_cli',
-           'caption_columns', 'cache_cli']
+           'caption_columns', 'cache_cli', 'logbook_cli']
 
 # %% ../nbs/99_cli.ipynb #d701e2c6
 COMMANDS: dict[str, tuple[str, str]] = {  # name -> ("module:function", summary)
@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> ("module:function", summary)
     "sample": ("prx_nb.cli:sample_cli", "generate images from a checkpoint"),
     "eval": ("prx_nb.cli:eval_cli", "compute metrics of a checkpoint"),
     "cache": ("prx_nb.cli:cache_cli", "encode a folder or a Hugging Face dataset into a training cache"),
+    "logbook": ("prx_nb.cli:logbook_cli", "the PRX ablation table at laptop scale: every row trained, evaluated, compared"),
 }
 
 
@@ -346,3 +347,28 @@ def cache_cli(argv: list[str] | None = None) -> int:
         return 0
 
     return run_command("prx-nb cache", body)
+
+# %% ../nbs/99_cli.ipynb #640c2885
+def logbook_cli(argv: list[str] | None = None) -> int:
+    "`prx-nb logbook --preset quick|full --out DIR [--manifest FILE] [--rows NAME ...] [--workers N]`."
+    parser = Parser(prog="prx-nb logbook", description="Train and evaluate every row of the PRX ablation table on the CPU proxy.")
+    parser.add_argument("--preset", default="quick", help="a preset of the manifest: quick (minutes, 1 seed) or full "
+                        "(2 seeds; about 90 minutes on 2 cores) (default: quick)")
+    parser.add_argument("--out", type=output_folder, required=True, help="folder for results.json, results.md, figures, runs")
+    parser.add_argument("--manifest", type=Path, default=Path("configs/logbook.toml"),
+                        help="rows and presets (default: configs/logbook.toml)")
+    parser.add_argument("--rows", nargs="+", default=[], metavar="NAME", help="only these rows (and their comparison rows)")
+    parser.add_argument("--workers", type=bounded_int(1), help="runs at once (default: the preset's)")
+
+    def body() -> int:
+        from prx_nb.logbook import load_manifest, run_logbook
+        args = parser.parse_args(argv)
+        load_manifest(args.manifest)                  # a bad manifest fails before any folder is made
+        results = run_logbook(args.preset, args.out, args.manifest, args.rows, args.workers)
+        agreed = [r["agrees"] for r in results["rows"]]
+        print(f"{len(agreed)} rows in {results['seconds'] / 60:.1f} min: {agreed.count(True)} agree with the study beyond "
+              f"the seed spread, {agreed.count(False)} disagree, {agreed.count(None)} without a verdict")
+        print(f"table: {args.out / 'results.md'}  data: {args.out / 'results.json'}  figures: {args.out / 'curves.png'}")
+        return 0
+
+    return run_command("prx-nb logbook", body)

@@ -151,6 +151,9 @@ class EvalConfig:
     guidance: float = 3.5
     shift: float = 1.0
     time_grid: Literal["uniform", "pipeline"] = "uniform"   # pipeline: PRXPipeline's default (flow.pipeline_time_grid)
+    guidance_kind: Literal["cfg", "self", "sparse"] = "cfg"   # weak branch: dense uncond / routed cond / routed uncond
+    guidance_keep: float = 0.5      # fraction of image tokens a routed weak branch keeps (0: SPRINT path-drop guidance)
+    guidance_interval: list[float] = field(default_factory=lambda: [0.0, 1.0])   # guide only for t in [lo, hi]
     grid: int = 16
     metrics: list[str] = field(default_factory=list)
 
@@ -407,6 +410,13 @@ def check_config(cfg: RunConfig) -> dict:
              f"no shapes-judge metric ({', '.join(JUDGE_METRICS)}, judge_*) unless data.source = 'shapes'")
     for key in ("n_samples", "batch_size", "steps", "grid"):
         _require(getattr(ev, key) >= 1, f"eval.{key}", getattr(ev, key), ">= 1")
+    _require(0.0 <= ev.guidance_keep <= 1.0, "eval.guidance_keep", ev.guidance_keep, "in [0, 1]")
+    lo_hi = ev.guidance_interval
+    _require(len(lo_hi) == 2 and 0.0 <= lo_hi[0] <= lo_hi[1] <= 1.0, "eval.guidance_interval", lo_hi,
+             "[lo, hi] with 0 <= lo <= hi <= 1")
+    routers = [t.name for t in cfg.techniques if hasattr(TECHNIQUES[t.name], "sampling_plan")]
+    _require(ev.guidance_kind == "cfg" or routers, "eval.guidance_kind", ev.guidance_kind,
+             "'cfg' unless a technique routes tokens (e.g. tread, sprint)")
     try:
         time_sampler(cfg.flow)
     except ValueError as e:

@@ -22,22 +22,35 @@ from .checkpoints import EMA, CheckpointError, _load_tensors, checkpoint_path, e
 from .config import ConfigError, RunConfig, config_from_table
 from .cache import LatentCache
 from .objective import FlowObjective, build_objective, noise_scale
-from .plugins import NOISE, first_line, step_generator
+from .plugins import NOISE, ROUTING, TECHNIQUES, first_line, step_generator
 from .runtime import Runtime, autocast_context
 
 # %% auto #0
-__all__ = ['make_generator', 'save_grid', 'EvalSet', 'eval_set', 'score', 'evaluate_run', 'load_for_inference',
-           'export_pretrained']
+__all__ = ['guidance_routing', 'make_generator', 'save_grid', 'EvalSet', 'eval_set', 'score', 'evaluate_run',
+           'load_for_inference', 'export_pretrained']
 
 # %% ../nbs/08f_evaluation.ipynb #feba1635
+def guidance_routing(cfg: RunConfig):
+    """The routing plan of the weak guidance branch (`eval.guidance_kind` 'self' or 'sparse'): asked of the run's
+    routing plug-in (the one with a `sampling_plan(keep)` method), keeping `eval.guidance_keep` of the image tokens."""
+    for t in cfg.techniques:
+        if hasattr(TECHNIQUES[t.name], "sampling_plan"):
+            return TECHNIQUES[t.name](t, cfg).sampling_plan(cfg.eval.guidance_keep)
+    raise ConfigError(f"eval.guidance_kind = {cfg.eval.guidance_kind!r}: needs a technique that routes tokens")
+
+
 def make_generator(denoiser: nn.Module, text_encoder, latents, cfg: RunConfig,
                    device: torch.device) -> Callable[[list[str], int], Tensor]:
-    "A function (captions, seed) -> images in [-1, 1] sampled with the eval section's solver, steps and guidance."
-    ev, size = cfg.eval, cfg.data.resolution // latents.factor
+    """A function (captions, seed) -> images in [-1, 1] sampled with the eval section's solver, steps and guidance.
 
-    def conditioned(emb) -> Callable[[Tensor, Tensor], Tensor]:
+    The guided velocity is weak + guidance (dense conditional - weak) inside `eval.guidance_interval`; the weak branch
+    is the dense unconditional ('cfg'), the routed conditional ('self') or the routed unconditional ('sparse')."""
+    ev, size = cfg.eval, cfg.data.resolution // latents.factor
+    routing = guidance_routing(cfg) if ev.guidance_kind != "cfg" else None
+
+    def branch(emb, plan=None, generator=None) -> Callable[[Tensor, Tensor], Tensor]:
         tokens, mask = emb.tokens.to(device), emb.mask.to(device)
-        return lambda x, t: denoiser(x, t, tokens, mask).sample.float()
+        return lambda x, t: denoiser(x, t, tokens, mask, routing=plan, generator=generator).sample.float()
 
     @torch.no_grad()
     def generate(captions: list[str], seed: int) -> Tensor:
@@ -45,12 +58,16 @@ def make_generator(denoiser: nn.Module, text_encoder, latents, cfg: RunConfig,
         g = step_generator(seed, 0, NOISE, device)
         noise = torch.randn((n, latents.channels, size, size), generator=g, device=device)
         noise = noise * noise_scale(cfg, latents)
-        uncond = conditioned(text_encoder.encode([""] * n)) if ev.guidance != 1.0 else None
+        cond = text_encoder.encode(list(captions))
+        weak = None
+        if ev.guidance != 1.0:
+            emb = cond if ev.guidance_kind == "self" else text_encoder.encode([""] * n)
+            weak = branch(emb, routing, step_generator(seed, 0, ROUTING, device))   # routed tokens drawn per call
         times = flow.pipeline_time_grid(ev.steps, ev.shift) if ev.time_grid == "pipeline" else None
         with autocast_context(cfg.train, device):
-            x0 = flow.sample(conditioned(text_encoder.encode(list(captions))), noise, steps=ev.steps, solver=ev.solver,
-                             prediction=cfg.flow.prediction, shift=ev.shift, guidance=ev.guidance, uncond=uncond,
-                             t_eps=cfg.flow.t_eps, times=times)
+            x0 = flow.sample(branch(cond), noise, steps=ev.steps, solver=ev.solver, prediction=cfg.flow.prediction,
+                             shift=ev.shift, guidance=ev.guidance, uncond=weak, t_eps=cfg.flow.t_eps, times=times,
+                             guidance_interval=tuple(ev.guidance_interval))
         return latents.decode(x0.float()).float().clamp(-1, 1)
 
     return generate

@@ -30,8 +30,8 @@ __all__ = ['TRAINING_FLOPS_PER_FORWARD', 'FEATURE_METRICS', 'JUDGE_METRICS', 'rb
            'frechet_distance', 'to_unit_range', 'fid', 'FeatureExtractor', 'extract_features', 'PretrainedFeatures',
            'ClipFeatures', 'DinoFeatures', 'InceptionFeatures', 'feature_mmd', 'cmmd', 'dino_mmd', 'Throughput',
            'cpu_max_rss_bytes', 'measure_throughput', 'count_flops', 'training_flops', 'mfu', 'benchmark_training_step',
-           'JudgeFeatures', 'FeatureMetric', 'official_and_unbiased_mmd', 'default_extractor', 'reference_features',
-           'batch_seed', 'evaluate']
+           'JudgeFeatures', 'RandomConvFeatures', 'FeatureMetric', 'official_and_unbiased_mmd', 'default_extractor',
+           'reference_features', 'batch_seed', 'evaluate']
 
 # %% ../nbs/07_metrics.ipynb #5659665f
 def _check_feature_pair(x: Tensor, y: Tensor) -> None:
@@ -402,6 +402,30 @@ class JudgeFeatures(FeatureExtractor):
     def features(self, images: Tensor) -> Tensor:
         return F.normalize(self._judge_features(self.judge, images), dim=-1)
 
+# %% ../nbs/07_metrics.ipynb #7484c10b
+class RandomConvFeatures(FeatureExtractor):
+    "A fixed, randomly initialised 3-stage conv net (seeded): mean- and max-pooled features at 3 scales, L2-normalised."
+    num_features = 2 * (32 + 64 + 128)
+
+    def __init__(self, seed: int = 0, size: int = 32):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.size = size
+        widths = [3, 32, 64, 128]
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(widths, widths[1:]))
+        for conv in self.convs:   # He-normal weights from the seed: the same features on every machine
+            conv.weight.data = torch.randn(conv.weight.shape, generator=gen) * math.sqrt(2 / conv.weight[0].numel())
+            conv.bias.data.zero_()
+        self.requires_grad_(False)
+
+    def features(self, images: Tensor) -> Tensor:
+        x = F.interpolate(images, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        pooled = []
+        for i, conv in enumerate(self.convs):
+            x = F.relu(conv(x if i == 0 else F.avg_pool2d(x, 2)))
+            pooled += [x.mean((2, 3)), x.amax((2, 3))]
+        return F.normalize(torch.cat(pooled, 1), dim=-1)
+
 # %% ../nbs/07_metrics.ipynb #ba2df0a6
 @dataclass(frozen=True)
 class FeatureMetric:
@@ -422,12 +446,14 @@ FEATURE_METRICS: dict[str, FeatureMetric] = {
     "dino_mmd": FeatureMetric("dino", official_and_unbiased_mmd),
     "judge_fid": FeatureMetric("judge", frechet_distance),
     "judge_mmd": FeatureMetric("judge", official_and_unbiased_mmd),
+    "random_fd": FeatureMetric("random", frechet_distance),
+    "random_mmd": FeatureMetric("random", official_and_unbiased_mmd),
 }
 JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy")  # functions of prx_nb.shapes
 
 
 def default_extractor(name: str, device: str | torch.device = "cpu", judge: nn.Module | None = None) -> FeatureExtractor:
-    "The extractor behind a FEATURE_METRICS entry: PRX's checkpoints (download on first use) or the shapes judge."
+    "The extractor behind a FEATURE_METRICS entry: PRX's checkpoints (download on first use), the shapes judge or the seeded random net."
     if name == "inception":
         return InceptionFeatures().to(device)
     if name == "clip":
@@ -437,6 +463,8 @@ def default_extractor(name: str, device: str | torch.device = "cpu", judge: nn.M
     if name == "judge":
         from prx_nb.shapes import load_judge
         return JudgeFeatures(judge if judge is not None else load_judge(device=device)).to(device)
+    if name == "random":
+        return RandomConvFeatures(seed=0).to(device)
     raise ValueError(f"extractor {name!r}: expected one of {sorted({m.extractor for m in FEATURE_METRICS.values()})}")
 
 
@@ -465,7 +493,7 @@ def evaluate(sampler: Callable[[list[str], int], Tensor], captions: Sequence[str
     """Generate `n` images from `captions` (cycled) with `sampler(captions, seed) -> (B, 3, H, W) in [-1, 1]` and score them.
 
     `reference`: real images (N, 3, H, W) in [-1, 1] or their features {extractor: (N, D)}; needed by the FEATURE_METRICS.
-    `extractors` overrides the default feature networks by name ("inception", "clip", "dino", "judge");
+    `extractors` overrides the default feature networks by name ("inception", "clip", "dino", "judge", "random");
     `judge` is the shapes judge for the JUDGE_METRICS and judge features (default: `prx_nb.shapes.load_judge()`);
     the JUDGE_METRICS also need the shapes `records` behind `captions` (same order) and keep the generated images.
     Returns {metric: value, "n_samples": n, "seconds": wall time}; each MMD metric (cmmd, dino_mmd, judge_mmd) is the official

@@ -45,6 +45,7 @@ class RoutingPlan:
     mode: RoutingMode = "tread"  # "tread": the rest skip the span; "sprint": dropped, refilled by a mask token, fused
     group: int = 1  # keep or drop whole group x group squares of the token grid (SPRINT's structured drop)
     kept_indices: Tensor | None = None  # explicit (B, K) token indices; drawn per call when None
+    drop_deep: Tensor | None = None  # SPRINT: (B,) bool, samples whose whole deep stream becomes mask tokens (path-drop)
 
     def __post_init__(self):
         if not 0 <= self.start < self.end:
@@ -55,6 +56,8 @@ class RoutingPlan:
             raise ValueError(f"RoutingPlan mode={self.mode!r}: expected 'tread' or 'sprint'")
         if self.group < 1:
             raise ValueError(f"RoutingPlan group={self.group}: must be >= 1")
+        if self.drop_deep is not None and self.mode != "sprint":
+            raise ValueError("RoutingPlan drop_deep: only a SPRINT plan has a deep stream to drop")
 
 # %% ../nbs/03_model.ipynb #1d1c7406
 def draw_kept_indices(batch: int, grid_h: int, grid_w: int, keep: float, group: int = 1,
@@ -252,7 +255,10 @@ def _leave_span(self: PRXDenoiser, plan: RoutingPlan, entry: Tensor, sparse: Ten
     "Put the processed tokens back: over their span-entry state (TREAD) or a mask token + fusion (SPRINT)."
     if plan.mode == "tread":
         return scatter_tokens(entry, sparse, kept)
-    deep = scatter_tokens(self.mask_token.to(sparse.dtype).expand_as(entry), sparse, kept)
+    mask = self.mask_token.to(sparse.dtype).expand_as(entry)
+    deep = scatter_tokens(mask, sparse, kept)
+    if plan.drop_deep is not None:  # path-drop training: these samples see mask tokens only, as with keep = 0
+        deep = torch.where(plan.drop_deep.to(deep.device)[:, None, None], mask, deep)
     return self.fusion(torch.cat([entry, deep], dim=-1))
 
 # %% ../nbs/03_model.ipynb #a7b8c9d0

@@ -79,6 +79,10 @@ class Technique:
         "Keyword arguments for the denoiser's forward: `taps` (block indices) and/or `routing` (a RoutingPlan)."
         return {}
 
+    def training_routing(self, image_tokens: int) -> Any:
+        "The RoutingPlan a typical training step runs at `image_tokens` tokens (for the run's FLOP count), or None."
+        return None
+
     def sample_weights(self, batch: FlowBatch) -> Tensor | None:
         "Per-sample (B,) weights of the flow loss, or None."
         return None
@@ -127,7 +131,9 @@ class Registry:
         return f"Registry({self.kind!r}, {self.names()})"
 
 # %% ../nbs/08_plugins.ipynb #99cef936
-TECHNIQUES = Registry("technique", {"min_snr": "prx_nb.min_snr", "contrastive": "prx_nb.contrastive"})
+TECHNIQUES = Registry("technique", {"min_snr": "prx_nb.min_snr", "contrastive": "prx_nb.contrastive",
+                                      "tread": "prx_nb.routing", "sprint": "prx_nb.routing",
+                                      "repa": "prx_nb.repa"})
 OPTIMIZERS = Registry("optimizer", {"adamw": "prx_nb.plugins", "muon": "prx_nb.muon"})
 TRACKERS = Registry("tracker", {"tensorboard": "prx_nb.runlog", "wandb": "prx_nb.runlog"})   # named after their packages
 

@@ -15,19 +15,18 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .config import RunConfig, config_from_table, load_config
 from .evaluation import eval_set, load_for_inference, make_generator
-from .metrics import FeatureExtractor, evaluate, extract_features, frechet_distance, mmd_estimates
+from .metrics import evaluate
 from .objective import build_latents, flops_per_sample
 from .train import train
 
 # %% auto #0
 __all__ = ['PROXY_METRICS', 'PRIMARY_METRIC', 'RECIPE_COLUMNS', 'config_flops_per_sample', 'training_tflop', 'steps_for_tflop',
-           'ProxyRun', 'read_run', 'compute_to_reach', 'train_minutes', 'RandomConvFeatures', 'score_checkpoint',
-           'seed_summary', 'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows']
+           'ProxyRun', 'read_run', 'compute_to_reach', 'train_minutes', 'score_checkpoint', 'seed_summary',
+           'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows']
 
 # %% ../nbs/09a_proxy.ipynb #566289ff
 PROXY_METRICS: dict[str, tuple[bool, str]] = {
@@ -112,54 +111,18 @@ def train_minutes(history: Sequence[Mapping], batch_size: int, until_step: int |
         last = record["step"]
     return total / 60
 
-# %% ../nbs/09a_proxy.ipynb #857ca6f0
-class RandomConvFeatures(FeatureExtractor):
-    "A fixed, randomly initialised 3-stage conv net (seeded): mean- and max-pooled features at 3 scales, L2-normalised."
-    num_features = 2 * (32 + 64 + 128)
-
-    def __init__(self, seed: int = 0, size: int = 32):
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        self.size = size
-        widths = [3, 32, 64, 128]
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(widths, widths[1:]))
-        for conv in self.convs:   # He-normal weights from the seed: the same features on every machine
-            conv.weight.data = torch.randn(conv.weight.shape, generator=gen) * math.sqrt(2 / conv.weight[0].numel())
-            conv.bias.data.zero_()
-        self.requires_grad_(False)
-
-    def features(self, images: Tensor) -> Tensor:
-        x = F.interpolate(images, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-        pooled = []
-        for i, conv in enumerate(self.convs):
-            x = F.relu(conv(x if i == 0 else F.avg_pool2d(x, 2)))
-            pooled += [x.mean((2, 3)), x.amax((2, 3))]
-        return F.normalize(torch.cat(pooled, 1), dim=-1)
-
 # %% ../nbs/09a_proxy.ipynb #de2faf4a
 def score_checkpoint(ckpt: str | Path, n: int = 128, seed: int | None = None, use_ema: bool = True,
                      metrics: Sequence[str] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy",
-                                               "judge_fid", "judge_mmd"),
-                     random_seed: int = 0) -> dict[str, float]:
-    "The proxy's metrics of a checkpoint on `n` samples of its run's eval split: `metrics` plus `random_mmd` and `random_fd`."
+                                               "judge_fid", "judge_mmd")) -> dict[str, float]:
+    "The proxy's metrics of a checkpoint on `n` samples of its run's eval split: `metrics` plus the random net's `random_mmd` and `random_fd`."
     cfg, denoiser, text_encoder, latents = load_for_inference(ckpt, use_ema=use_ema)
-    seed = cfg.train.seed if seed is None else seed
     device = torch.device("cpu")
-    generate, kept = make_generator(denoiser, text_encoder, latents, cfg, device), []
-
-    def keep(captions: list[str], batch_seed: int) -> Tensor:
-        images = generate(captions, batch_seed)
-        kept.append(images)
-        return images
-
     items = eval_set(cfg, n, latents, reference=True)
-    result = evaluate(keep, items.captions, n=n, seed=seed, metrics=list(metrics), reference=items.reference,
-                      batch_size=cfg.eval.batch_size, records=items.records, device=device)
-    net = RandomConvFeatures(random_seed)
-    fake, real = extract_features(net, torch.cat(kept)), extract_features(net, items.reference)
-    both = mmd_estimates(fake, real)
-    return {**result, "random_mmd": both["biased"], "random_mmd_unbiased": both["unbiased"],
-            "random_fd": frechet_distance(fake, real)}
+    wanted = [*metrics, *(m for m in ("random_mmd", "random_fd") if m not in metrics)]
+    return evaluate(make_generator(denoiser, text_encoder, latents, cfg, device), items.captions, n=n,
+                    seed=cfg.train.seed if seed is None else seed, metrics=wanted, reference=items.reference,
+                    batch_size=cfg.eval.batch_size, records=items.records, device=device)
 
 # %% ../nbs/09a_proxy.ipynb #12e40957
 def seed_summary(records: Sequence[Mapping[str, float]]) -> dict[str, tuple[float, float]]:
@@ -238,7 +201,7 @@ def study_from_runs(groups: Mapping[str, Sequence[ProxyRun]], step: int | None =
 
 # %% ../nbs/09a_proxy.ipynb #22de6cd3
 RECIPE_COLUMNS = ("attribute_accuracy/shape", "main_object_accuracy", "caption_accuracy", "attribute_accuracy/colour",
-                  "attribute_accuracy/position", "judge_fid", "judge_mmd")
+                  "attribute_accuracy/position", "judge_fid", "judge_mmd", "random_mmd")
 
 
 def recipe_rows(run: ProxyRun, name: str) -> list[str]:
