@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
-from torch import Tensor
 
 from .config import RunConfig, config_from_table, load_config
 from .evaluation import eval_set, load_for_inference, make_generator
