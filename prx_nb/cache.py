@@ -1,4 +1,4 @@
-"""Latents and text embeddings computed once into resumable safetensors shards with a manifest, and a rank- and worker-sharded loader over them that shuffles by (seed, epoch) and resumes mid-epoch.
+"""Latents, text embeddings (and a teacher's tokens) computed once into resumable safetensors shards with a manifest, and a rank- and worker-sharded loader over them that shuffles by (seed, epoch) and resumes mid-epoch.
 
 Docs: https://prx-nb.github.io/prx_nb/cache.html.md"""
 
@@ -27,8 +27,9 @@ from .text import build_vocab
 
 # %% auto #0
 __all__ = ['MANIFEST', 'EMPTY_PROMPT', 'CACHE_VERSION', 'write_json_atomic', 'describe_encoder', 'shard_name', 'record_name',
-           'encode_shard', 'cache_settings', 'check_settings', 'collect_manifest', 'build_cache', 'LatentCache',
-           'epoch_generator', 'epoch_batches', 'CachedBatches', 'CachedStream']
+           'teacher_grid', 'encode_shard', 'describe_teacher', 'cache_settings', 'read_settings', 'check_settings',
+           'collect_manifest', 'build_cache', 'LatentCache', 'epoch_generator', 'epoch_batches', 'CachedBatches',
+           'CachedStream']
 
 # %% ../nbs/06a_cache.ipynb #0018a65d
 MANIFEST = "manifest.json"
@@ -61,19 +62,33 @@ def record_name(index: int) -> str:
     return f"shard-{index:05d}.json"
 
 # %% ../nbs/06a_cache.ipynb #484633c0
+def teacher_grid(latent_hw: Sequence[int], patch: int) -> tuple[int, int]:
+    "The student's token grid (gh, gw) of latents of spatial size `latent_hw` cut into `patch` x `patch` patches."
+    h, w = (int(v) for v in latent_hw)
+    if h % patch or w % patch:
+        raise ValueError(f"teacher_patch={patch}: latents of {h}x{w} do not split into whole patches")
+    return h // patch, w // patch
+
+
 @torch.no_grad()
 def encode_shard(items: Sequence[PreparedItem], latents, text_encoder, caption_keys: Sequence[str],
-                 batch_size: int, device: torch.device | str, store_dtype: torch.dtype) -> dict[str, Tensor]:
-    "Tensors of one shard: latents per item (batched by image shape) and trimmed text embeddings per caption key."
+                 batch_size: int, device: torch.device | str, store_dtype: torch.dtype, teacher=None,
+                 teacher_patch: int = 1, teacher_dtype: torch.dtype = torch.bfloat16) -> dict[str, Tensor]:
+    """Tensors of one shard: latents per item (batched by image shape), trimmed text embeddings per caption key and,
+    with a `teacher`, its tokens of each image on the student's grid (latent side / `teacher_patch`)."""
     tensors = {}
     by_shape: dict[tuple, list[int]] = {}
     for j, item in enumerate(items):
         by_shape.setdefault(tuple(item.image.shape), []).append(j)
     for rows in by_shape.values():
         for chunk in (rows[k:k + batch_size] for k in range(0, len(rows), batch_size)):
-            encoded = latents.encode(torch.stack([items[j].image for j in chunk]).to(device))
+            images = torch.stack([items[j].image for j in chunk]).to(device)
+            encoded = latents.encode(images)
             for j, z in zip(chunk, encoded):
                 tensors[f"{j}.latents"] = z.to("cpu", store_dtype).contiguous()
+            if teacher is not None:
+                for j, z in zip(chunk, teacher(images, teacher_grid(encoded.shape[-2:], teacher_patch))):
+                    tensors[f"{j}.teacher"] = z.to("cpu", teacher_dtype).contiguous()
     if text_encoder is None:
         return tensors
     for key in caption_keys:
@@ -86,9 +101,20 @@ def encode_shard(items: Sequence[PreparedItem], latents, text_encoder, caption_k
     return tensors
 
 # %% ../nbs/06a_cache.ipynb #f25c70ad
+def describe_teacher(teacher, latents, resolution: int, patch: int, dtype: torch.dtype) -> dict:
+    """What makes cached teacher tokens valid: the teacher's type, `name`, `version` and width, the student's patch
+    (`patch` latent pixels per token) and its token grid at the cache's `resolution`, and the storage dtype."""
+    side = resolution // latents.factor
+    return describe_encoder(teacher, ("name", "version", "dim")) | {
+        "student_patch": patch, "grid": list(teacher_grid((side, side), patch)),
+        "dtype": str(dtype).removeprefix("torch.")}
+
+
 def cache_settings(source, latents, text_encoder, resolution: int, buckets, min_size: int | None,
-                   shard_size: int, store_dtype: torch.dtype, max_aspect: float = MAX_ASPECT) -> dict:
-    "Everything that determines a cache's content (a re-run with other values is refused) and, for reference, the source."
+                   shard_size: int, store_dtype: torch.dtype, max_aspect: float = MAX_ASPECT,
+                   teacher: dict | None = None) -> dict:
+    """Everything that determines a cache's content (a re-run with other values is refused) and, for reference, the
+    source; `teacher` is `describe_teacher(...)` when teacher tokens are cached."""
     return {"source": source.describe() if hasattr(source, "describe") else type(source).__name__,
             "version": CACHE_VERSION, "items": len(source), "caption_keys": list(source.caption_keys),
             "resolution": resolution, "buckets": [list(b) for b in buckets] if buckets else None,
@@ -96,7 +122,19 @@ def cache_settings(source, latents, text_encoder, resolution: int, buckets, min_
             "shard_size": shard_size,
             "store_dtype": str(store_dtype).removeprefix("torch."),
             "latents": describe_encoder(latents, ("channels", "factor")),
-            "text": None if text_encoder is None else describe_encoder(text_encoder, ("dim", "max_length"))}
+            "text": None if text_encoder is None else describe_encoder(text_encoder, ("dim", "max_length")),
+            "teacher": teacher}
+
+
+def read_settings(root: str | Path) -> dict:
+    "The settings a cache folder was built with (its manifest's), without opening a shard."
+    path = Path(root).expanduser() / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(f"cache {str(root)!r}: no {MANIFEST} (write one with build_cache)")
+    try:
+        return json.loads(path.read_text())["settings"]
+    except (json.JSONDecodeError, KeyError) as e:
+        raise ValueError(f"{path}: not a cache manifest ({type(e).__name__}: {e})") from None
 
 
 def check_settings(root: Path, settings: dict) -> None:
@@ -127,23 +165,31 @@ def build_cache(source, out_dir: str | Path, latents, text_encoder=None, resolut
                 shard_size: int = 1000, batch_size: int = 32, buckets: Sequence[tuple[int, int]] | None = None,
                 min_size: int | None = None, device: torch.device | str = "cpu",
                 store_dtype: torch.dtype = torch.float32, rank: int = 0, world: int = 1,
-                max_aspect: float = MAX_ASPECT) -> dict:
+                max_aspect: float = MAX_ASPECT, teacher=None, teacher_patch: int = 1,
+                teacher_dtype: torch.dtype = torch.bfloat16) -> dict:
     """Encode `source` into safetensors shards of `shard_size` source items under `out_dir`; returns the manifest.
 
     `latents` is a `LatentSpace` (`.encode(images in [-1, 1])`), `text_encoder` a frozen `TextEncoder`
-    (`.encode(captions) -> (tokens, mask)`) or None to store captions only. Shards with a record are skipped, so an
-    interrupted run resumes where it stopped. Process `rank` of `world` encodes every `world`-th shard."""
+    (`.encode(captions) -> (tokens, mask)`) or None to store captions only. A frozen `teacher` (a
+    `prx_nb.repa.Teacher`: `teacher(images, grid)` -> (B, gh * gw, dim), with `name`, `version`, `dim`) adds its tokens
+    of each image on the student's grid, `teacher_patch` latent pixels per token, stored as `teacher_dtype`.
+    Shards with a record are skipped, so an interrupted run resumes where it stopped. Process `rank` of `world`
+    encodes every `world`-th shard."""
     if not 0 <= rank < world:
         raise ValueError(f"rank={rank}: expected 0 <= rank < world={world}")
     if text_encoder is not None and any(p.requires_grad for p in getattr(text_encoder, "parameters", list)()):
         raise ValueError(f"{type(text_encoder).__name__} has trainable parameters: cache only frozen encoders "
                          f"(or pass text_encoder=None and encode captions during training)")
+    if teacher is not None and any(p.requires_grad for p in teacher.parameters()):
+        raise ValueError(f"{type(teacher).__name__} has trainable parameters: cache only a frozen teacher")
+    teacher = None if teacher is None else teacher.to(device)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f".*.{rank}-*.tmp"):       # left by a killed run of this rank
         stale.unlink()
+    described = None if teacher is None else describe_teacher(teacher, latents, resolution, teacher_patch, teacher_dtype)
     settings = cache_settings(source, latents, text_encoder, resolution, buckets, min_size, shard_size, store_dtype,
-                              max_aspect)
+                              max_aspect, described)
     check_settings(root, settings)
     shards = math.ceil(len(source) / shard_size)
     if not (root / MANIFEST).exists():
@@ -160,7 +206,8 @@ def build_cache(source, out_dir: str | Path, latents, text_encoder=None, resolut
             continue
         indices = range(s * shard_size, min((s + 1) * shard_size, len(source)))
         items, report = prepare_items(source, indices, resolution, buckets, min_size, max_aspect)
-        tensors = encode_shard(items, latents, text_encoder, source.caption_keys, batch_size, device, store_dtype)
+        tensors = encode_shard(items, latents, text_encoder, source.caption_keys, batch_size, device, store_dtype,
+                               teacher, teacher_patch, teacher_dtype)
         meta = [{"key": it.key, "captions": it.captions, "shape": list(tensors[f"{j}.latents"].shape)}
                 for j, it in enumerate(items)]
         partial = root / f".{shard_name(s)}.{rank}-{os.getpid()}.tmp"
@@ -199,6 +246,7 @@ class LatentCache:
         self.shape_ids = np.array([shape_id[s] for s in shapes], dtype=np.int32)
         self.caption_keys = tuple(self.settings["caption_keys"])
         self.has_text = self.settings["text"] is not None
+        self.teacher = self.settings.get("teacher")     # settings of cached teacher tokens, or None
         self._handles: dict[int, Any] = {}
         self._items: dict[int, list[dict]] = {}
 
@@ -248,7 +296,7 @@ class LatentCache:
         return self.shapes[self.shape_ids[i]]
 
     def get(self, i: int, caption_key: str | None = None) -> dict:
-        "Item `i`: 'latents' float32, 'caption', 'key' and (if cached) 'tokens' (max_length, D) and 'mask'."
+        "Item `i`: 'latents' float32, 'caption', 'key', if cached 'tokens' (max_length, D) and 'mask', and 'teacher_tokens' (N, dim)."
         caption_key = caption_key or self.caption_keys[0]
         if caption_key not in self.caption_keys:
             raise ValueError(f"caption_key={caption_key!r}: the cache has {list(self.caption_keys)}")
@@ -262,6 +310,8 @@ class LatentCache:
             length = self.settings["text"]["max_length"] or len(mask)
             item["tokens"] = torch.zeros(length, tokens.shape[1]).index_copy_(0, torch.arange(len(tokens)), tokens)
             item["mask"] = torch.zeros(length, dtype=torch.bool).index_copy_(0, torch.arange(len(mask)), mask)
+        if self.teacher is not None:
+            item["teacher_tokens"] = self._tensor(f, f"{j}.teacher").float()
         return item
 
     def empty_prompt(self) -> dict:
@@ -272,7 +322,7 @@ class LatentCache:
             return {"tokens": f.get_tensor("tokens").float(), "mask": f.get_tensor("mask")}
 
     def collate(self, indices: Sequence[int], caption_key: str | None = None) -> dict:
-        "A batch: stacked 'latents', 'tokens', 'mask' and lists 'captions', 'keys', plus the item 'indices'."
+        "A batch: stacked 'latents', 'tokens', 'mask', 'teacher_tokens' (those cached) and lists 'captions', 'keys', plus the item 'indices'."
         items = [self.get(i, caption_key) for i in indices]
         batch = {"latents": torch.stack([it["latents"] for it in items]),
                  "captions": [it["caption"] for it in items], "keys": [it["key"] for it in items],
@@ -280,6 +330,8 @@ class LatentCache:
         if self.has_text:
             batch["tokens"] = torch.stack([it["tokens"] for it in items])
             batch["mask"] = torch.stack([it["mask"] for it in items])
+        if self.teacher is not None:
+            batch["teacher_tokens"] = torch.stack([it["teacher_tokens"] for it in items])
         return batch
 
 # %% ../nbs/06a_cache.ipynb #98ea5708

@@ -324,9 +324,14 @@ def cache_cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard-size", type=bounded_int(1), default=1000, help="source items per shard")
     parser.add_argument("--batch-size", type=bounded_int(1), default=32, help="images encoded at once")
     parser.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--teacher", help="also cache a REPA teacher's tokens: a shapes teacher, timm:NAME, or a DINO id/folder")
+    parser.add_argument("--teacher-patch", type=bounded_int(1), default=2,
+                        help="the denoiser's patch size: latent pixels per teacher token (default 2, PRX-1.2B)")
+    parser.add_argument("--teacher-dtype", choices=("bfloat16", "float32"), default="bfloat16", help="stored dtype of the tokens")
 
     def body() -> int:
-        from prx_nb import cache, data, latents, text
+        import torch
+        from prx_nb import cache, data, latents, repa, text
         from prx_nb.plugins import first_line
         args = parser.parse_args(argv)
         try:
@@ -335,8 +340,11 @@ def cache_cli(argv: list[str] | None = None) -> int:
             space = latents.load_latent_space(args.latents, args.latents_path, device=args.device)
             encoder = (text.HFTextEncoder.from_pretrained(args.text_encoder, max_length=args.max_length, device=args.device)
                        if args.text_encoder else None)
+            teacher = repa.load_teacher(args.teacher) if args.teacher else None
             manifest = cache.build_cache(source, args.out, space, encoder, resolution=args.resolution,
-                                        shard_size=args.shard_size, batch_size=args.batch_size, device=args.device)
+                                        shard_size=args.shard_size, batch_size=args.batch_size, device=args.device,
+                                        teacher=teacher, teacher_patch=args.teacher_patch,
+                                        teacher_dtype=getattr(torch, args.teacher_dtype))
         except (ValueError, ImportError, OSError) as e:     # bad source, missing package, weights not on disk
             raise UsageError(first_line(e)) from None
         report = manifest["report"]

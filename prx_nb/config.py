@@ -21,7 +21,7 @@ from typing import Any, Literal
 import torch
 
 from . import flow, shapes
-from .latents import LATENT_KINDS
+from .latents import LATENT_KINDS, SHAPES_AE_FACTOR, SHAPES_AE_NAMES
 from .metrics import FEATURE_METRICS, JUDGE_METRICS
 from .model import PRESETS
 from .plugins import OPTIMIZERS, TECHNIQUES, TRACKERS, ConfigError
@@ -422,6 +422,13 @@ def check_config(cfg: RunConfig) -> dict:
     except ValueError as e:
         raise ConfigError(f"flow: {e}") from None
     _require(cfg.latents.kind in LATENT_KINDS, "latents.kind", cfg.latents.kind, f"one of {list(LATENT_KINDS)}")
+    if cfg.latents.kind == "shapes-ae":     # trained on first use (prx_nb.autoencoder): a known name or a folder it saved
+        name = cfg.latents.name_or_path
+        _require(name in (None, *SHAPES_AE_NAMES) or Path(name).expanduser().is_dir(), "latents.name_or_path", name,
+                 f"one of {list(SHAPES_AE_NAMES)} or a folder saved by prx_nb.autoencoder (latents.kind = 'shapes-ae')")
+        _require(cfg.data.resolution % SHAPES_AE_FACTOR == 0, "data.resolution", cfg.data.resolution,
+                 f"a multiple of {SHAPES_AE_FACTOR} (the shapes autoencoder's downsampling factor)")
+        _require(cfg.data.source != "synthetic", "data.source", cfg.data.source, "'shapes' or 'cached' with latents.kind = 'shapes-ae'")
     _require(cfg.flow.noise_scale is None or cfg.flow.noise_scale > 0, "flow.noise_scale", cfg.flow.noise_scale, "> 0")
     arch = resolve_architecture(cfg.model)
     check_architecture(arch, latent_size(cfg))
@@ -441,6 +448,8 @@ def time_sampler(cfg: FlowConfig) -> flow.TimeSampler:
 
 def latent_size(cfg: RunConfig) -> int:
     "Side of the denoiser's input grid: the resolution in pixel space; for an autoencoder, known once it is built."
+    if cfg.latents.kind == "shapes-ae" and cfg.latents.name_or_path in (None, *SHAPES_AE_NAMES):
+        return cfg.data.resolution // SHAPES_AE_FACTOR
     return cfg.data.resolution if cfg.latents.kind == "identity" else None
 
 

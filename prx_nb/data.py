@@ -21,11 +21,13 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from . import shapes
+
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'ALPHA_MODES', 'MAX_ASPECT', 'SourceItem', 'check_dataset_path', 'lookup', 'ImageFolderSource',
-           'HFDatasetSource', 'SkipItem', 'decode_image', 'to_rgb', 'resize_center_crop', 'image_to_tensor',
-           'aspect_buckets', 'nearest_bucket', 'PreparedItem', 'is_text', 'prepare_item', 'DataReport', 'prepare_items',
-           'write_problem_folder']
+           'HFDatasetSource', 'ShapesSource', 'SkipItem', 'decode_image', 'to_rgb', 'resize_center_crop',
+           'image_to_tensor', 'aspect_buckets', 'nearest_bucket', 'PreparedItem', 'is_text', 'prepare_item',
+           'DataReport', 'prepare_items', 'write_problem_folder']
 
 # %% ../nbs/06_data.ipynb #d386b471
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -149,6 +151,28 @@ class HFDatasetSource:
     def describe(self) -> dict:
         "What the cache manifest records about this source."
         return {"kind": "hf", "name": self.name, "split": self.split, "items": len(self)}
+
+# %% ../nbs/06_data.ipynb #66d01a49
+class ShapesSource:
+    "Scenes 0..n-1 of the shapes benchmark's (seed, split) stream as a source: 8-bit RGB renders of `size` px, long and short captions."
+
+    caption_keys = ("long", "short")
+
+    def __init__(self, n: int, seed: int = 0, split: str = "train", size: int = 32):
+        self.records, self.seed, self.split, self.size = shapes.sample_records(n, seed, split), seed, split, size
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> SourceItem:
+        record = self.records[i]
+        pixels = ((shapes.render([record], self.size)[0] + 1) * 127.5).round().clamp(0, 255).byte()
+        return SourceItem(f"{self.split}/{self.seed}/{i}", Image.fromarray(pixels.permute(1, 2, 0).numpy()),
+                          {"long": shapes.long_caption(record), "short": shapes.short_caption(record)})
+
+    def describe(self) -> dict:
+        "What the cache manifest records about this source."
+        return {"kind": "shapes", "items": len(self), "seed": self.seed, "split": self.split, "size": self.size}
 
 # %% ../nbs/06_data.ipynb #58d81038
 class SkipItem(Exception):

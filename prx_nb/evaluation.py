@@ -143,7 +143,10 @@ def evaluate_run(objective: FlowObjective, ema: EMA | None, text_encoder, latent
 
 # %% ../nbs/08f_evaluation.ipynb #5b54a575
 def load_for_inference(path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True):
-    "(cfg, denoiser, text_encoder, latents) from a checkpoint; EMA weights when present and `use_ema`."
+    """(cfg, denoiser, text_encoder, latents) from a checkpoint; EMA weights when present and `use_ema`.
+
+    Only what samples is built and loaded: plug-in modules (a REPA projector) are training-only, so their teachers and
+    training caches need not be on this machine."""
     ckpt = checkpoint_path(path)
     try:
         state = json.loads((ckpt / "state.json").read_text())
@@ -151,7 +154,7 @@ def load_for_inference(path: str | Path, device: str | torch.device = "cpu", use
     except (json.JSONDecodeError, KeyError, ConfigError) as e:
         raise CheckpointError(f"{ckpt / 'state.json'}: unreadable config ({e})") from None
     device = torch.device(device)
-    objective, text_encoder, latents = build_objective(cfg, state.get("vocabulary"), device)
+    objective, text_encoder, latents = build_objective(cfg, state.get("vocabulary"), device, training=False)
     ema = EMA(objective.sampling_modules(), cfg.train.ema_decay) if cfg.train.ema_decay > 0 else None
     # safetensors only, never DCP (whose metadata is a pickle): FSDP runs write consolidated copies beside their shards
     files = ["model.safetensors", *(["ema.safetensors"] if ema is not None else [])]
@@ -159,7 +162,8 @@ def load_for_inference(path: str | Path, device: str | torch.device = "cpu", use
         raise CheckpointError(f"{ckpt}: a sharded FSDP checkpoint without model.safetensors; resume it under torchrun "
                               "with this version of prx_nb to write a consolidated copy for inference")
     verify_files(ckpt, state, files)
-    load_weights(objective, _load_tensors(ckpt / "model.safetensors"), ckpt / "model.safetensors")
+    weights = {k: v for k, v in _load_tensors(ckpt / "model.safetensors").items() if not k.startswith("extras.")}
+    load_weights(objective.sampling_modules(), weights, ckpt / "model.safetensors")
     if ema is not None:
         ema.load_state_dict(_load_tensors(ckpt / "ema.safetensors"))
     if use_ema and ema is not None:

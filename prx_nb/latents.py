@@ -8,15 +8,18 @@ Docs: https://prx-nb.github.io/prx_nb/latents.html.md"""
 from __future__ import annotations
 
 import contextlib
+import importlib
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
 # %% auto #0
 __all__ = ['FLUX_VAE_ID', 'FLUX2_AE_ID', 'REPA_E_FLUX_VAE_ID', 'DC_AE_ID', 'PIXEL_BASE_RESOLUTION', 'AUTOENCODER_KINDS',
-           'LATENT_KINDS', 'LatentSpace', 'IdentityLatents', 'KLLatents', 'tiny_autoencoder', 'save_tiny_autoencoder',
-           'Flux2Latents', 'DCAELatents', 'load_latent_space']
+           'TRAINED_LATENT_KINDS', 'SHAPES_AE_NAMES', 'SHAPES_AE_FACTOR', 'LATENT_KINDS', 'LatentSpace',
+           'IdentityLatents', 'KLLatents', 'tiny_autoencoder', 'save_tiny_autoencoder', 'Flux2Latents', 'DCAELatents',
+           'register_latent_space', 'load_latent_space']
 
 # %% ../nbs/05_latents.ipynb #c0569b2d
 FLUX_VAE_ID = "black-forest-labs/FLUX.1-dev"  # AutoencoderKL in subfolder "vae"
@@ -289,16 +292,31 @@ class DCAELatents(LatentSpace):
         return _batched(lambda z: self.vae.decode(z.to(dtype)).sample, raw, self.batch_size).float()
 
 # %% ../nbs/05_latents.ipynb #49d4c00d
-LATENT_KINDS = ("identity", *AUTOENCODER_KINDS)
+TRAINED_LATENT_KINDS = {"shapes-ae": "prx_nb.autoencoder"}   # kind -> the later chapter's module that trains it on first use
+SHAPES_AE_NAMES = ("plain", "aligned", "aligned-encoder", "tiny-plain", "tiny-aligned")   # the cached shapes autoencoders
+SHAPES_AE_FACTOR = 4                     # their downsampling: 32 px -> 8x8 latents
+LATENT_KINDS = ("identity", *AUTOENCODER_KINDS, *TRAINED_LATENT_KINDS)
+_LATENT_BUILDERS: dict = {}
+
+
+def register_latent_space(kind: str) -> Callable:
+    "Decorator: `builder(name_or_path, device=, dtype=, **kwargs) -> LatentSpace` serves `load_latent_space(kind, ...)`."
+    def register(builder):
+        _LATENT_BUILDERS[kind] = builder
+        return builder
+    return register
 
 
 def load_latent_space(kind: str, name_or_path: str | None = None, device: torch.device | str = "cpu",
                       dtype: torch.dtype = torch.float32, **kwargs) -> LatentSpace:
-    "Build a latent space: 'identity' (pixels), 'flux', 'repa-e', 'flux2' or 'dc-ae', from a hub id or folder."
+    "Build a latent space: 'identity' (pixels), 'flux', 'repa-e', 'flux2', 'dc-ae' or 'shapes-ae', from a hub id, folder or name."
     if kind == "identity":
         return IdentityLatents()
     if kind not in LATENT_KINDS:
         raise ValueError(f"latent space kind={kind!r}: expected one of {LATENT_KINDS}")
+    if kind in TRAINED_LATENT_KINDS:    # imported by name, as plug-ins are: that module imports this one
+        importlib.import_module(TRAINED_LATENT_KINDS[kind])
+        return _LATENT_BUILDERS[kind](name_or_path, device=device, dtype=dtype, **kwargs)
     cls, default, subfolder = {
         "flux": (KLLatents, FLUX_VAE_ID, "vae"),
         "repa-e": (KLLatents, REPA_E_FLUX_VAE_ID, None),

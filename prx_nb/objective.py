@@ -154,7 +154,8 @@ def noise_scale(cfg: RunConfig, latents) -> float:
 def make_batch(step: int, source: dict, latents, frozen_text, sampler: flow.TimeSampler, cfg: RunConfig,
                rt: Runtime, empty_prompt: dict | None = None) -> FlowBatch:
     """One process's step inputs from its data batch `source`: 'captions' and either 'images' (encoded here) or
-    cached 'latents' (and, with a frozen encoder, cached 'tokens'/'mask', whose dropped rows become `empty_prompt`)."""
+    cached 'latents' (and, with a frozen encoder, cached 'tokens'/'mask', whose dropped rows become `empty_prompt`;
+    cached 'teacher_tokens' pass through to the plug-ins)."""
     captions, seed = list(source["captions"]), cfg.train.seed
     per_rank = len(captions)
     rows = rank_rows(rt, per_rank)
@@ -176,18 +177,21 @@ def make_batch(step: int, source: dict, latents, frozen_text, sampler: flow.Time
         mask = torch.where(drop, empty_prompt["mask"].to(rt.device), source["mask"].to(rt.device))
     elif frozen_text is not None:
         tokens, mask = (v.to(rt.device) for v in frozen_text.encode(captions))
+    teacher_tokens = source.get("teacher_tokens")
     return FlowBatch(images=images, captions=captions, x=x, noise=noise, t=t, x_t=flow.interpolate(x, noise, t),
-                     text_tokens=tokens, text_mask=mask, step=step)
+                     text_tokens=tokens, text_mask=mask, step=step,
+                     teacher_tokens=None if teacher_tokens is None else teacher_tokens.to(rt.device).float())
 
 # %% ../nbs/08e_objective.ipynb #bd644caf
 class FlowObjective(nn.Module):
-    "Denoiser + trainable text encoder (if any) + plug-in modules; forward(batch) -> {'loss', 'per_sample', 'terms'}."
+    """Denoiser + trainable text encoder (if any) + plug-in modules; forward(batch) -> {'loss', 'per_sample', 'terms'}.
+    `training=False` builds no plug-in module (a REPA projector and its teacher): what sampling needs."""
 
     def __init__(self, denoiser: nn.Module, techniques: list[Technique], cfg: FlowConfig, seed: int = 0,
-                 text_encoder: nn.Module | None = None):
+                 text_encoder: nn.Module | None = None, training: bool = True):
         super().__init__()
         self.denoiser, self.text_encoder, self.cfg, self.seed, self.techniques = denoiser, text_encoder, cfg, seed, techniques
-        built = {t.name: t.build_module(denoiser) for t in techniques}
+        built = {t.name: t.build_module(denoiser) for t in techniques} if training else {}
         self.extras = nn.ModuleDict({name: m for name, m in built.items() if m is not None})
 
     def sampling_modules(self) -> nn.ModuleDict:
@@ -289,8 +293,11 @@ def check_cached_data(data, latents: latents_lib.LatentSpace, text_encoder: nn.M
                           f"text.encoder = {text_encoder.identifier!r} gives {text_encoder.dim}")
 
 # %% ../nbs/08e_objective.ipynb #7f35a0b3
-def build_objective(cfg: RunConfig, vocabulary: list[str] | None, device: torch.device):
-    "(objective, text_encoder, latents): the trainable module of a run, its text encoder and its latent space."
+def build_objective(cfg: RunConfig, vocabulary: list[str] | None, device: torch.device, training: bool = True):
+    """(objective, text_encoder, latents): the trainable module of a run, its text encoder and its latent space.
+
+    For training from a cache, the plug-ins first see its settings (`Technique.use_cache`); `training=False` (sampling)
+    reads no cache and builds no plug-in module."""
     latents = build_latents(cfg, device)
     try:
         latents.token_count(cfg.data.resolution, resolve_architecture(cfg.model)["patch_size"])
@@ -298,9 +305,16 @@ def build_objective(cfg: RunConfig, vocabulary: list[str] | None, device: torch.
         raise ConfigError(f"data.resolution = {cfg.data.resolution}: {e}") from None
     text_encoder = build_text_encoder(cfg, vocabulary, device)
     techniques = [TECHNIQUES[t.name](t, cfg) for t in cfg.techniques]
+    if training and cfg.data.source == "cached" and techniques:
+        try:
+            settings = cache_lib.read_settings(cfg.data.path)
+        except (ValueError, FileNotFoundError) as e:
+            raise ConfigError(f"data.path = {cfg.data.path!r}: {first_line(e)}") from None
+        for t in techniques:
+            t.use_cache(settings)
     denoiser = build_denoiser(cfg, latents.channels, text_encoder.dim, techniques)
     trained_text = text_encoder if is_trainable(text_encoder) else None
-    objective = FlowObjective(denoiser, techniques, cfg.flow, cfg.train.seed, trained_text)
+    objective = FlowObjective(denoiser, techniques, cfg.flow, cfg.train.seed, trained_text, training)
     return objective.to(device, dtype=getattr(torch, cfg.train.weights_dtype)), text_encoder, latents
 
 # %% ../nbs/08e_objective.ipynb #68260fa5

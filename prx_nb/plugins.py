@@ -43,6 +43,7 @@ class FlowBatch:
     text_tokens: Tensor | None  # (B, L, D); filled inside the model's forward when the encoder is trained
     text_mask: Tensor | None    # (B, L) bool, True = real token
     step: int
+    teacher_tokens: Tensor | None = None   # (B, N, dim) a teacher's tokens of the clean images, when the data caches them
 
 
 @dataclass
@@ -66,6 +67,9 @@ class Technique:
     @classmethod
     def check(cls, cfg: Any, run: Any, arch: dict) -> None:
         "Raise ConfigError when this technique cannot work with the run (e.g. a block index beyond the depth)."
+
+    def use_cache(self, settings: dict) -> None:
+        "Called before `build_module` when the run trains from a cache, with its settings (`prx_nb.cache.cache_settings`)."
 
     def denoiser_kwargs(self) -> dict:
         "Extra keyword arguments for `make_denoiser` (e.g. SPRINT's `sprint_span`)."

@@ -7,16 +7,17 @@ Docs: https://prx-nb.github.io/prx_nb/proxy.html.md"""
 # %% ../nbs/09a_proxy.ipynb #7a87aeb0
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
-from .config import RunConfig, config_from_table, load_config
+from .config import EvalConfig, RunConfig, config_from_table, load_config
 from .evaluation import eval_set, load_for_inference, make_generator
 from .metrics import evaluate
 from .objective import build_latents, flops_per_sample
@@ -113,9 +114,13 @@ def train_minutes(history: Sequence[Mapping], batch_size: int, until_step: int |
 # %% ../nbs/09a_proxy.ipynb #de2faf4a
 def score_checkpoint(ckpt: str | Path, n: int = 128, seed: int | None = None, use_ema: bool = True,
                      metrics: Sequence[str] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy",
-                                               "judge_fid", "judge_mmd")) -> dict[str, float]:
-    "The proxy's metrics of a checkpoint on `n` samples of its run's eval split: `metrics` plus the random net's `random_mmd` and `random_fd`."
+                                               "judge_fid", "judge_mmd"), sampler: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """The proxy's metrics of a checkpoint on `n` samples of its run's eval split: `metrics` plus the random net's
+    `random_mmd` and `random_fd`. `sampler` changes the run's `eval` settings for this call (e.g. `{"guidance": 5.0}`)."""
+    if unknown := sorted(set(sampler or {}) - {f.name for f in dataclasses.fields(EvalConfig)}):
+        raise ValueError(f"sampler keys {unknown}: not eval settings")
     cfg, denoiser, text_encoder, latents = load_for_inference(ckpt, use_ema=use_ema)
+    cfg.eval = dataclasses.replace(cfg.eval, **(sampler or {}))
     device = torch.device("cpu")
     items = eval_set(cfg, n, latents, reference=True)
     wanted = [*metrics, *(m for m in ("random_mmd", "random_fd") if m not in metrics)]

@@ -1,4 +1,4 @@
-"""REPA, iREPA and REPA as a burn-in: the alignment loss, spatial normalisation, the projectors, frozen teachers on the student's token grid (DINOv2, DINOv3, timm ViTs and a small CPU stand-in), the trainer plug-in, and a seed-controlled comparison on the CPU proxy.
+"""REPA, iREPA (official and PRX's) and REPA as a burn-in: the alignment loss, spatial normalisation, the projectors, frozen teachers on the student's token grid (DINOv2, DINOv3, timm ViTs and a small CPU stand-in), teacher tokens cached with the latents, the trainer plug-in, and a seed-controlled comparison on the CPU proxy.
 
 Docs: https://prx-nb.github.io/prx_nb/repa.html.md"""
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +24,9 @@ from .plugins import ConfigError, FlowBatch, FlowOutput, Technique, first_line, 
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'HF_TEACHER_TYPES', 'SHAPES_TEACHERS', 'TEACHER_VERSION', 'ROUTING_TECHNIQUES',
-           'REPA_STREAM', 'repa_loss', 'spatial_norm', 'Projector', 'Teacher', 'HFTeacher', 'TimmTeacher',
-           'ShapesTeacher', 'train_shapes_teacher', 'shapes_teacher_version', 'load_shapes_teacher', 'load_teacher',
-           'RepaConfig', 'REPA']
+           'REPA_STREAM', 'repa_loss', 'spatial_norm', 'per_token_alpha', 'rope_2d', 'Projector', 'Teacher',
+           'HFTeacher', 'TimmTeacher', 'ShapesTeacher', 'train_shapes_teacher', 'shapes_teacher_version',
+           'load_shapes_teacher', 'load_teacher', 'RepaConfig', 'REPA']
 
 # %% ../nbs/14_repa.ipynb #6d277212
 def repa_loss(student_tokens_projected: Tensor, teacher_tokens: Tensor) -> Tensor:
@@ -41,17 +39,38 @@ def repa_loss(student_tokens_projected: Tensor, teacher_tokens: Tensor) -> Tenso
     return -(student * teacher).sum(-1).mean()
 
 
-def spatial_norm(tokens: Tensor, alpha: float, eps: float = 1e-6) -> Tensor:
-    "iREPA: (z - alpha * mean over tokens) / (unbiased std over tokens + eps), per image and channel of tokens (B, N, D), in fp32."
+def spatial_norm(tokens: Tensor, alpha: float | Tensor, eps: float = 1e-6) -> Tensor:
+    """iREPA: (z - alpha * mean over tokens) / (unbiased std over tokens + eps), per image and channel of tokens (B, N, D),
+    in fp32; `alpha` a number (official iREPA) or per token (B, N, 1) (PRX: `per_token_alpha(tokens)`)."""
     z = tokens.float()
-    return (z - alpha * z.mean(1, keepdim=True)) / (z.std(1, keepdim=True) + eps)
+    z = z - alpha * z.mean(1, keepdim=True)
+    return z / (z.std(1, keepdim=True) + eps)
+
+
+def per_token_alpha(tokens: Tensor) -> Tensor:
+    "PRX's iREPA alpha: each token's mean over its channels, (B, N, 1) in fp32."
+    return tokens.float().mean(-1, keepdim=True)
 
 # %% ../nbs/14_repa.ipynb #6e686cfe
-class Projector(nn.Module):
-    "Student tokens (B, N, width) -> teacher width: REPA's per-token 3-layer SiLU MLP ('mlp') or iREPA's conv on the token grid ('conv')."
+def rope_2d(x: Tensor, rows: Tensor, cols: Tensor, theta: float = 10000.0) -> Tensor:
+    """Rotate channel pairs (2i, 2i+1) of x (B, H, N, d) by 2-D token positions (B, N), in fp32: the first d/4 pairs by
+    the row with frequencies theta^(-4i/d), the last d/4 by the column (PRX's iREPA attention projector)."""
+    d = x.shape[-1]
+    if d % 4:
+        raise ValueError(f"head width {d}: 2-D RoPE needs a multiple of 4")
+    freqs = theta ** -(torch.arange(0, d // 2, 2, dtype=torch.float64, device=x.device) / (d // 2))
+    angles = torch.cat([rows[..., None].double() * freqs, cols[..., None].double() * freqs], -1).float()   # (B, N, d/2)
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], d // 2, 2))
+    return torch.view_as_real(pairs * torch.polar(torch.ones_like(angles), angles)[:, None]).flatten(-2).type_as(x)
 
-    def __init__(self, width: int, teacher_dim: int, kind: Literal["mlp", "conv"] = "mlp", hidden: int = 2048,
-                 kernel: int = 3):
+
+class Projector(nn.Module):
+    """Student tokens (B, N, width) -> teacher width: REPA's per-token 3-layer SiLU MLP ('mlp'), iREPA's conv on the
+    token grid ('conv'), or PRX's iREPA projector ('attention': self-attention over the tokens with 2-D RoPE, `heads`
+    heads, then a linear map; it also takes a routed subset of the grid)."""
+
+    def __init__(self, width: int, teacher_dim: int, kind: Literal["mlp", "conv", "attention"] = "mlp",
+                 hidden: int = 2048, kernel: int = 3, heads: int = 4):
         super().__init__()
         if kind == "mlp":
             self.net = nn.Sequential(nn.Linear(width, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
@@ -60,18 +79,37 @@ class Projector(nn.Module):
             if kernel < 1 or kernel % 2 == 0:
                 raise ValueError(f"kernel={kernel}: expected an odd size >= 1 (the grid keeps its size)")
             self.net = nn.Conv2d(width, teacher_dim, kernel, padding=kernel // 2)
+        elif kind == "attention":
+            if width % heads or (width // heads) % 4:
+                raise ValueError(f"heads={heads}: width {width} must split into heads of a multiple of 4 channels")
+            self.qkv, self.mix = nn.Linear(width, 3 * width), nn.Linear(width, width)
+            self.net = nn.Linear(width, teacher_dim)
         else:
-            raise ValueError(f"kind={kind!r}: expected 'mlp' or 'conv'")
-        self.kind = kind
+            raise ValueError(f"kind={kind!r}: expected 'mlp', 'conv' or 'attention'")
+        self.kind, self.heads = kind, heads
 
-    def forward(self, tokens: Tensor, grid: tuple[int, int]) -> Tensor:
-        "Project tokens (B, gh * gw, width), laid out row-major on a `grid` = (gh, gw), to (B, gh * gw, teacher_dim)."
+    def forward(self, tokens: Tensor, grid: tuple[int, int], indices: Tensor | None = None) -> Tensor:
+        """Project tokens (B, gh * gw, width), laid out row-major on a `grid` = (gh, gw), to (B, gh * gw, teacher_dim);
+        or the tokens (B, K, width) at row-major positions `indices` (B, K) of the grid (routed tokens: not 'conv')."""
         if self.kind == "mlp":
             return self.net(tokens)
+        if self.kind == "attention":
+            return self._attend(tokens, grid, indices)
         b, n, width = tokens.shape
         if n != grid[0] * grid[1]:
             raise ValueError(f"{n} tokens do not fill a {grid[0]}x{grid[1]} grid: the conv projector needs the full grid")
         return self.net(tokens.transpose(1, 2).reshape(b, width, *grid)).flatten(2).transpose(1, 2)
+
+    def _attend(self, tokens: Tensor, grid: tuple[int, int], indices: Tensor | None) -> Tensor:
+        b, n, width = tokens.shape
+        if indices is None:
+            if n != grid[0] * grid[1]:
+                raise ValueError(f"{n} tokens do not fill a {grid[0]}x{grid[1]} grid: pass their indices")
+            indices = torch.arange(n, device=tokens.device).expand(b, n)
+        rows, cols = indices // grid[1], indices % grid[1]
+        q, k, v = self.qkv(tokens).view(b, n, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
+        mixed = F.scaled_dot_product_attention(rope_2d(q, rows, cols), rope_2d(k, rows, cols), v)
+        return self.net(self.mix(mixed.transpose(1, 2).reshape(b, n, width)))
 
 # %% ../nbs/14_repa.ipynb #2b16e5c9
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -84,8 +122,20 @@ class Teacher(nn.Module):
                  bf16: bool = True):
         super().__init__()
         self.dim, self.patch_size, self.bf16 = dim, patch_size, bf16
+        self.name, self._version = type(self).__name__, None     # `load_teacher` sets the name it was loaded by
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def version(self) -> str:
+        "What identifies the weights (recorded in a cache of teacher tokens): a set version, or a hash of the weights."
+        if self._version is None:
+            digest = hashlib.sha256()
+            for key, value in self.state_dict().items():
+                digest.update(key.encode())
+                digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+            self._version = digest.hexdigest()[:12]
+        return self._version
 
     def encode(self, pixels: Tensor) -> Tensor:
         "Patch tokens (B, h * w / patch^2, dim) of normalised pixels (B, 3, h, w), without CLS or register tokens."
@@ -187,7 +237,7 @@ def train_shapes_teacher(steps: int = 400, width: int = 64, batch_size: int = 64
     optimizer = torch.optim.Adam(teacher.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.15)
     losses, start = [], time.perf_counter()
-    with shapes._one_thread():
+    with shapes.one_thread():
         for step in range(steps):
             records = shapes.sample_records(batch_size, seed, "judge", chunk=step)
             images = shapes.render(records, 32)
@@ -214,15 +264,13 @@ def load_shapes_teacher(name: str = "shapes", cache_dir: str | Path | None = Non
     if name not in SHAPES_TEACHERS:
         raise ValueError(f"shapes teacher {name!r}: expected one of {list(SHAPES_TEACHERS)}")
     folder = Path(cache_dir) if cache_dir is not None else shapes.default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"repa_teacher_{name}_{shapes_teacher_version(name)}.pt"
-    with shapes._exclusive(path.with_suffix(".lock")):                 # one process trains, the others wait and read
-        if not path.exists():
-            teacher, history = train_shapes_teacher(**SHAPES_TEACHERS[name])
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-                torch.save({"state_dict": teacher.state_dict(), "history": history}, tmp)
-            os.replace(tmp.name, path)
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+
+    def train_and_save(tmp: Path) -> None:
+        teacher, history = train_shapes_teacher(**SHAPES_TEACHERS[name])
+        torch.save({"state_dict": teacher.state_dict(), "history": history}, tmp)
+
+    path = shapes.build_once(folder / f"repa_teacher_{name}_{shapes_teacher_version(name)}.pt", train_and_save)
+    saved = torch.load(path, map_location="cpu", weights_only=True)
     teacher = ShapesTeacher(SHAPES_TEACHERS[name]["width"])
     teacher.load_state_dict(saved["state_dict"])
     teacher.history = saved["history"]
@@ -232,16 +280,21 @@ def load_shapes_teacher(name: str = "shapes", cache_dir: str | Path | None = Non
 def load_teacher(name: str, bf16: bool = True, cache_dir: str | Path | None = None) -> Teacher:
     "A frozen teacher: a shapes teacher by name, `timm:NAME` (pretrained timm ViT), or a transformers DINO id / folder."
     if name in SHAPES_TEACHERS:
-        return load_shapes_teacher(name, cache_dir)
-    try:
-        if name.startswith("timm:"):
-            import timm
-            return TimmTeacher(timm.create_model(name[5:], pretrained=True, num_classes=0, dynamic_img_size=True), bf16)
-        from transformers import AutoModel
-        return HFTeacher(AutoModel.from_pretrained(name), bf16)
-    except (OSError, ValueError, RuntimeError, ImportError) as e:   # offline, unknown id, wrong model type
-        raise ConfigError(f"techniques.repa.teacher = {name!r}: cannot load it ({first_line(e)}); download it first, "
-                          f"give a local folder, or use one of {list(SHAPES_TEACHERS)}") from None
+        teacher = load_shapes_teacher(name, cache_dir)
+        teacher._version = shapes_teacher_version(name)       # its recipe: known without loading it
+    else:
+        try:
+            if name.startswith("timm:"):
+                import timm
+                teacher = TimmTeacher(timm.create_model(name[5:], pretrained=True, num_classes=0, dynamic_img_size=True), bf16)
+            else:
+                from transformers import AutoModel
+                teacher = HFTeacher(AutoModel.from_pretrained(name), bf16)
+        except (OSError, ValueError, RuntimeError, ImportError) as e:   # offline, unknown id, wrong model type
+            raise ConfigError(f"techniques.repa.teacher = {name!r}: cannot load it ({first_line(e)}); download it first, "
+                              f"give a local folder, or use one of {list(SHAPES_TEACHERS)}") from None
+    teacher.name = name
+    return teacher
 
 # %% ../nbs/14_repa.ipynb #ff32b381
 ROUTING_TECHNIQUES = ("tread", "sprint", "routing")   # plug-in names that route tokens (a conv projector needs the grid)
@@ -255,14 +308,17 @@ class RepaConfig:
     teacher: str = "facebook/dinov2-with-registers-large"   # HF id or folder, timm:NAME, or a shapes teacher
     lam: float = 0.5
     block: int = 7                      # 0-based block whose output tokens are aligned
-    projector: Literal["mlp", "conv"] = "mlp"
+    projector: Literal["mlp", "conv", "attention"] = "mlp"   # attention: PRX's iREPA projector
     hidden: int = 0                     # MLP hidden width; 0 = the teacher's width (PRX), 2048 = official REPA
     kernel: int = 3                     # conv projector's kernel (iREPA: 3)
+    heads: int = 4                      # attention projector's heads (PRX: 4)
     alpha: float | None = None          # iREPA spatial normalisation of the teacher tokens; None = off
+    per_token_alpha: bool = False       # PRX's iREPA: each token's channel mean as its alpha (instead of `alpha`)
     stop_step: int | None = None        # HASTE: no alignment from this optimizer step on; None = never
     stop_fraction: float | None = None  # or stop at this fraction of train.steps (a run length that varies: the logbook)
     ramp_steps: int = 0                 # lam falls linearly to 0 over the ramp_steps steps before stop_step
     teacher_bf16: bool = True           # teacher forward under bf16 autocast on CUDA (features in fp32)
+    cached: bool | None = None          # teacher tokens from the cache: None = when it holds them, True = required, False = live
 
 
 @register_technique
@@ -275,6 +331,8 @@ class REPA(Technique):
         super().__init__(cfg, run)
         self.teacher: Teacher | None = None
         self.patch_size = 1
+        self.cached: dict | None = None     # the cache's teacher settings, when its tokens are used
+        self.synthetic_dim = 0              # data.source = 'synthetic' with cached = true: random tokens of this width
         self.stop = cfg.stop_step if cfg.stop_fraction is None else max(1, round(cfg.stop_fraction * run.train.steps))
 
     @classmethod
@@ -289,6 +347,11 @@ class REPA(Technique):
             bad("hidden", ">= 0 (0 = the teacher's width)")
         if cfg.kernel < 1 or cfg.kernel % 2 == 0:
             bad("kernel", "an odd size >= 1")
+        width = arch.get("hidden_size", 0)
+        if cfg.projector == "attention" and (cfg.heads < 1 or width % cfg.heads or (width // cfg.heads) % 4):
+            bad("heads", f"a divisor of the model's width {width} leaving heads of a multiple of 4 channels (2-D RoPE)")
+        if cfg.per_token_alpha and cfg.alpha is not None:
+            bad("per_token_alpha", "false when alpha is set (PRX's per-token alpha replaces the scalar)")
         if cfg.stop_step is not None and cfg.stop_step < 1:
             bad("stop_step", ">= 1, or leave it out to align throughout")
         if cfg.stop_fraction is not None and not (cfg.stop_step is None and 0 < cfg.stop_fraction <= 1):
@@ -296,10 +359,12 @@ class REPA(Technique):
         stop = cfg.stop_step if cfg.stop_fraction is None else max(1, round(cfg.stop_fraction * run.train.steps))
         if cfg.ramp_steps < 0 or (cfg.ramp_steps and (stop is None or cfg.ramp_steps > stop)):
             bad("ramp_steps", "0, or a length <= stop_step (the ramp ends at stop_step)")
+        if cfg.cached and run.data.source not in ("cached", "synthetic"):
+            bad("cached", f"false or unset with data.source = {run.data.source!r} (only a cache holds teacher tokens)")
         routed = [t.name for t in run.techniques if t.name in ROUTING_TECHNIQUES]
         if cfg.projector == "conv" and routed:
             raise ConfigError(f"techniques.repa.projector = 'conv' with techniques.{routed[0]}: a conv projector needs "
-                              "the full token grid; use projector = 'mlp' when tokens are routed")
+                              "the full token grid; use projector = 'mlp' or 'attention' when tokens are routed")
 
     def weight(self, step: int) -> float:
         "lam at optimizer step `step` (0-based): constant, a linear ramp down to the stop step, then 0."
@@ -308,30 +373,83 @@ class REPA(Technique):
             return cfg.lam
         return cfg.lam * max(0, self.stop - step) / (cfg.ramp_steps + 1)
 
+    def use_cache(self, settings: dict) -> None:
+        "Use the cache's teacher tokens (unless `cached = false`), after checking they are this config's teacher's."
+        cfg, cached, where = self.cfg, settings.get("teacher"), f"data.path = {self.run.data.path!r}"
+        if cfg.cached is False or (cached is None and cfg.cached is None):
+            return                                                       # a live teacher, as without a cache
+        if cached is None:
+            raise ConfigError(f"techniques.repa.cached = true: {where} holds no teacher tokens "
+                              "(build it with prx_nb.cache.build_cache(..., teacher=...))")
+        if cached["name"] != cfg.teacher:
+            raise ConfigError(f"techniques.repa.teacher = {cfg.teacher!r}: {where} holds tokens of teacher "
+                              f"{cached['name']!r}; use that teacher, a cache built with this one, or cached = false")
+        if cfg.teacher in SHAPES_TEACHERS and cached["version"] != shapes_teacher_version(cfg.teacher):
+            raise ConfigError(f"techniques.repa.teacher = {cfg.teacher!r}: {where} holds tokens of its version "
+                              f"{cached['version']}, this one is {shapes_teacher_version(cfg.teacher)}; rebuild the cache")
+        self.cached = cached
+
     def build_module(self, denoiser: nn.Module) -> nn.Module:
-        self.teacher = load_teacher(self.cfg.teacher, self.cfg.teacher_bf16)
+        "The projector; the teacher is loaded only when its tokens are not read from the cache."
         self.patch_size = denoiser.config.patch_size
+        if self.cached is not None:
+            if self.cached["student_patch"] != self.patch_size:
+                raise ConfigError(f"data.path = {self.run.data.path!r}: teacher tokens cached on a "
+                                  f"{'x'.join(map(str, self.cached['grid']))} grid (student patch "
+                                  f"{self.cached['student_patch']}); model.patch_size = {self.patch_size} needs another "
+                                  "grid: rebuild the cache with teacher_patch = model.patch_size")
+            dim = self.cached["dim"]
+        else:
+            self.teacher = load_teacher(self.cfg.teacher, self.cfg.teacher_bf16)
+            dim = self.teacher.dim
+            if self.cfg.cached and self.run.data.source == "synthetic":   # benchmarks: random tokens, no teacher
+                self.teacher, self.synthetic_dim = None, dim
         with torch.random.fork_rng(devices=[]):                         # the same projector for a seed, on every rank
             torch.manual_seed(self.run.train.seed)
-            return Projector(denoiser.config.hidden_size, self.teacher.dim, self.cfg.projector,
-                             self.cfg.hidden or self.teacher.dim, self.cfg.kernel)
+            return Projector(denoiser.config.hidden_size, dim, self.cfg.projector, self.cfg.hidden or dim,
+                             self.cfg.kernel, self.cfg.heads)
 
     def forward_plan(self, batch: FlowBatch) -> dict:
         return {"taps": (self.cfg.block,)} if self.weight(batch.step) > 0 else {}
 
     def teacher_tokens(self, batch: FlowBatch, grid: tuple[int, int]) -> Tensor:
-        "The teacher's tokens of the batch's clean images on `grid` (spatially normalised when `alpha` is set)."
+        "The teacher's tokens of the batch's clean images on `grid`, cached or live (spatially normalised when `alpha` or `per_token_alpha` is set)."
+        if self.cached is not None or self.synthetic_dim:
+            tokens = self.stored_tokens(batch, grid)
+        else:
+            tokens = self.live_tokens(batch, grid)
+        if self.cfg.per_token_alpha:
+            return spatial_norm(tokens, per_token_alpha(tokens))
+        return tokens if self.cfg.alpha is None else spatial_norm(tokens, self.cfg.alpha)
+
+    def stored_tokens(self, batch: FlowBatch, grid: tuple[int, int]) -> Tensor:
+        "The batch's cached teacher tokens (random ones of the teacher's width for a synthetic benchmark)."
+        n = grid[0] * grid[1]
+        if self.synthetic_dim:
+            g = step_generator(self.run.train.seed, batch.step, REPA_STREAM, batch.x.device)
+            return torch.randn(len(batch.x), n, self.synthetic_dim, generator=g, device=batch.x.device)
+        tokens = batch.teacher_tokens
+        if tokens is None or tokens.shape[1:] != (n, self.cached["dim"]):
+            found = None if tokens is None else tuple(tokens.shape)
+            raise ValueError(f"techniques.repa: the batch's cached teacher tokens are {found}, expected (B, {n}, "
+                             f"{self.cached['dim']}) for a {grid[0]}x{grid[1]} grid")
+        return tokens.float()
+
+    def live_tokens(self, batch: FlowBatch, grid: tuple[int, int]) -> Tensor:
+        "The teacher run on the batch's clean images (pixel-space latents are the images; random ones for benchmarks)."
         images = batch.images
+        if images is None and self.run.latents.kind == "identity":
+            images = batch.x
         if images is None and self.run.data.source == "synthetic":      # benchmarks: random pixels, the cost is what counts
             side = self.run.data.resolution
             images = torch.rand(len(batch.x), 3, side, side, generator=step_generator(self.run.train.seed, batch.step, REPA_STREAM)) * 2 - 1
         if images is None:
-            raise ConfigError(f"techniques.repa needs the images: data.source = {self.run.data.source!r} gives latents "
-                              "only (teacher features are not cached yet)")
+            raise ConfigError(f"techniques.repa needs the images or cached teacher tokens: data.path = "
+                              f"{self.run.data.path!r} holds latents only; build the cache with a teacher "
+                              "(prx_nb.cache.build_cache(..., teacher=...))")
         images = images.to(batch.x.device)
         self.teacher.to(images.device)
-        tokens = self.teacher(images, grid)
-        return tokens if self.cfg.alpha is None else spatial_norm(tokens, self.cfg.alpha)
+        return self.teacher(images, grid)
 
     def loss_terms(self, batch: FlowBatch, output: FlowOutput, module: nn.Module | None) -> dict[str, Tensor]:
         lam = self.weight(batch.step)
@@ -339,9 +457,10 @@ class REPA(Technique):
             return {"align": sum(p.sum() for p in module.parameters()) * 0.0}
         grid = (batch.x.shape[-2] // self.patch_size, batch.x.shape[-1] // self.patch_size)
         student, teacher = output.taps[self.cfg.block], self.teacher_tokens(batch, grid)
-        if output.kept_indices is not None:
+        kept = output.kept_indices
+        if kept is not None:
             if self.cfg.projector == "conv":
                 raise ConfigError("techniques.repa.projector = 'conv' with routed tokens: a conv projector needs the "
-                                  "full token grid; use projector = 'mlp'")
-            student, teacher = gather_tokens(student, output.kept_indices), gather_tokens(teacher, output.kept_indices)
-        return {"align": lam * repa_loss(module(student, grid), teacher)}
+                                  "full token grid; use projector = 'mlp' or 'attention'")
+            student, teacher = gather_tokens(student, kept), gather_tokens(teacher, kept)
+        return {"align": lam * repa_loss(module(student, grid, kept), teacher)}

@@ -31,8 +31,8 @@ __all__ = ['SHAPES', 'COLOURS', 'SIZES', 'BACKGROUNDS', 'CELL_NAMES', 'SPLITS', 
            'SIZE_RADIUS', 'JITTER', 'JUDGE_CELL', 'IGNORE', 'BENCHMARK_VERSION', 'ShapeObject', 'SceneRecord',
            'sample_records', 'render', 'relation', 'long_caption', 'short_caption', 'caption_words',
            'caption_vocabulary', 'RenderedBatch', 'make_batch', 'eval_split', 'reference_images', 'Judge',
-           'judge_features', 'cell_targets', 'train_judge', 'judge_predictions', 'attribute_accuracy',
-           'caption_accuracy', 'main_object_accuracy', 'judge_version', 'default_cache_dir', 'load_judge']
+           'judge_features', 'cell_targets', 'one_thread', 'train_judge', 'judge_predictions', 'attribute_accuracy',
+           'caption_accuracy', 'main_object_accuracy', 'judge_version', 'default_cache_dir', 'build_once', 'load_judge']
 
 # %% ../nbs/02_shapes.ipynb #8d6acf8a
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
@@ -345,8 +345,8 @@ def cell_targets(records: Sequence[SceneRecord]) -> dict[str, Tensor]:
 
 
 @contextlib.contextmanager
-def _one_thread():
-    "Run torch on one thread inside the block, then restore the previous setting."
+def one_thread():
+    "Run torch on one thread inside the block, then restore the previous setting (small models train fastest so)."
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -369,7 +369,7 @@ def train_judge(steps: int = 600, batch_size: int = 64, seed: int = 0, size: int
     losses, start = [], time.perf_counter()
     # One thread: the convolutions are tiny, and when notebooks are tested in parallel on two cores,
     # processes with two threads each stall one another (several times slower than one thread each).
-    with _one_thread():
+    with one_thread():
         for step in tqdm(range(steps), desc="judge", disable=not progress):
             records = sample_records(batch_size, seed, "judge", chunk=step)
             images = render(records, size)
@@ -459,6 +459,18 @@ def _exclusive(lock_path: Path):
     with open(lock_path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         yield                                                           # closing the file releases the lock
+
+
+def build_once(path: Path, build) -> Path:
+    """`path` (a file or a folder), made by `build(tmp)` if it does not exist yet: under an exclusive lock, so that one
+    process builds while the others wait and then read it, and renamed into place, so nobody sees half a result."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(path.with_suffix(".lock")):
+        if not path.exists():
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            build(tmp)
+            os.replace(tmp, path)                                       # atomic: readers never see half a file
+    return path
 
 
 def _read_judge(path: Path) -> Judge | None:

@@ -294,3 +294,67 @@ def test_hf_dataset_source(tmp_path):
     assert batch["captions"] == ["red square"] * 2 and batch["tokens"].shape == (2, 12, 8)
     with pytest.raises(ValueError, match="'caption'"):
         data.HFDatasetSource(tmp_path / "hf", image_column="jpg")
+
+
+class PatchTeacher(torch.nn.Module):
+    "A stand-in teacher: mean pixel colour of each cell of the requested grid, times a fixed matrix (frozen)."
+
+    def __init__(self, dim: int = 5, name: str = "patch-means"):
+        super().__init__()
+        self.dim, self.name, self.version = dim, name, "1"
+        self.weight = torch.nn.Parameter(torch.randn(3, dim, generator=torch.Generator().manual_seed(0)), requires_grad=False)
+
+    def forward(self, images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        cells = torch.nn.functional.adaptive_avg_pool2d(images, grid).flatten(2).transpose(1, 2)   # (B, gh * gw, 3)
+        return cells @ self.weight
+
+
+def test_teacher_tokens_follow_each_bucket_grid_and_the_settings(tmp_path):
+    "Tokens on every bucket's grid equal the teacher's output for the cached image; another teacher or patch is refused."
+    write_images(tmp_path / "images", 12, sizes=((80, 40), (50, 50)))
+    source = data.ImageFolderSource(tmp_path / "images")
+    teacher = PatchTeacher()
+    build = lambda out, t=teacher, **kw: build_cache(source, tmp_path / out, IdentityLatents(), None, resolution=32,
+                                                     shard_size=5, buckets=data.aspect_buckets(32, multiple=8),
+                                                     teacher=t, **{"teacher_patch": 8, "teacher_dtype": torch.float32, **kw})
+    manifest = build("cache")
+    settings = manifest["settings"]["teacher"]
+    assert (settings["name"], settings["version"], settings["dim"], settings["grid"], settings["student_patch"],
+            settings["dtype"]) == ("patch-means", "1", 5, [4, 4], 8, "float32")
+    cache = LatentCache(tmp_path / "cache")
+    grids = set()
+    for i in range(len(cache)):
+        item = cache.get(i)
+        grid = (item["latents"].shape[1] // 8, item["latents"].shape[2] // 8)
+        grids.add(grid)
+        torch.testing.assert_close(item["teacher_tokens"], teacher(item["latents"][None], grid)[0], rtol=1e-5, atol=1e-6)
+    assert grids == {(3, 5), (4, 4)} or grids == {(5, 3), (4, 4)}
+    batch = CachedStream(tmp_path / "cache", batch_size=2, seed=0).batch(0)
+    assert batch["teacher_tokens"].shape[0] == 2 and batch["teacher_tokens"].shape[2] == 5
+    for change, key in [(dict(t=PatchTeacher(name="other")), "teacher="), (dict(teacher_patch=4), "teacher="),
+                        (dict(teacher_dtype=torch.bfloat16), "teacher=")]:
+        with pytest.raises(ValueError, match=key) as error:
+            build("cache", **change)
+        assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="teacher_patch=3"):
+        build("odd", teacher_patch=3)
+    build("bf16", teacher_dtype=torch.bfloat16)
+    bf16 = LatentCache(tmp_path / "bf16").get(0)["teacher_tokens"]
+    assert bf16.dtype == torch.float32                                           # stored in bf16, read as fp32
+    torch.testing.assert_close(bf16, cache.get(0)["teacher_tokens"], rtol=2 ** -8, atol=1e-6)
+
+
+def test_caches_without_teacher_tokens_yield_none(tmp_path):
+    write_images(tmp_path / "images", 4)
+    build_cache(data.ImageFolderSource(tmp_path / "images"), tmp_path / "cache", IdentityLatents(), None, resolution=32)
+    cache = LatentCache(tmp_path / "cache")
+    assert cache.teacher is None and "teacher_tokens" not in cache.collate([0, 1])
+
+
+def test_shapes_source_caches_like_a_folder(tmp_path):
+    source = data.ShapesSource(6, seed=2, size=32)
+    build_cache(source, tmp_path / "cache", IdentityLatents(), None, resolution=32)
+    cache = LatentCache(tmp_path / "cache")
+    item = cache.get(4, "short")
+    assert (len(cache), item["key"], item["caption"]) == (6, "train/2/4", source[4].captions["short"])
+    assert json.loads((tmp_path / "cache" / "manifest.json").read_text())["settings"]["source"]["kind"] == "shapes"
