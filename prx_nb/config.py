@@ -24,7 +24,7 @@ from . import flow, shapes
 from .latents import LATENT_KINDS, SHAPES_AE_FACTOR, SHAPES_AE_NAMES
 from .metrics import FEATURE_METRICS, JUDGE_METRICS
 from .model import PRESETS
-from .plugins import OPTIMIZERS, TECHNIQUES, TRACKERS, ConfigError
+from .plugins import OPTIMIZERS, TECHNIQUES, TRACKERS, ConfigError, Technique
 
 # %% auto #0
 __all__ = ['ARCH_KEYS', 'ModelConfig', 'DataConfig', 'TextConfig', 'LatentsConfig', 'FlowConfig', 'OptimConfig', 'ScheduleConfig',
@@ -414,7 +414,7 @@ def check_config(cfg: RunConfig) -> dict:
     lo_hi = ev.guidance_interval
     _require(len(lo_hi) == 2 and 0.0 <= lo_hi[0] <= lo_hi[1] <= 1.0, "eval.guidance_interval", lo_hi,
              "[lo, hi] with 0 <= lo <= hi <= 1")
-    routers = [t.name for t in cfg.techniques if hasattr(TECHNIQUES[t.name], "sampling_plan")]
+    routers = [t.name for t in cfg.techniques if TECHNIQUES[t.name].sampling_plan is not Technique.sampling_plan]
     _require(ev.guidance_kind == "cfg" or routers, "eval.guidance_kind", ev.guidance_kind,
              "'cfg' unless a technique routes tokens (e.g. tread, sprint)")
     try:

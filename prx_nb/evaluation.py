@@ -22,7 +22,7 @@ from .checkpoints import EMA, CheckpointError, _load_tensors, checkpoint_path, e
 from .config import ConfigError, RunConfig, config_from_table
 from .cache import LatentCache
 from .objective import FlowObjective, build_objective, noise_scale
-from .plugins import NOISE, ROUTING, TECHNIQUES, first_line, step_generator
+from .plugins import NOISE, ROUTING, TECHNIQUES, Technique, first_line, step_generator
 from .runtime import Runtime, autocast_context
 
 # %% auto #0
@@ -32,9 +32,9 @@ __all__ = ['guidance_routing', 'make_generator', 'save_grid', 'EvalSet', 'eval_s
 # %% ../nbs/08f_evaluation.ipynb #feba1635
 def guidance_routing(cfg: RunConfig):
     """The routing plan of the weak guidance branch (`eval.guidance_kind` 'self' or 'sparse'): asked of the run's
-    routing plug-in (the one with a `sampling_plan(keep)` method), keeping `eval.guidance_keep` of the image tokens."""
+    routing plug-in (the one that overrides `Technique.sampling_plan`), keeping `eval.guidance_keep` of the image tokens."""
     for t in cfg.techniques:
-        if hasattr(TECHNIQUES[t.name], "sampling_plan"):
+        if TECHNIQUES[t.name].sampling_plan is not Technique.sampling_plan:      # a technique that routes tokens
             return TECHNIQUES[t.name](t, cfg).sampling_plan(cfg.eval.guidance_keep)
     raise ConfigError(f"eval.guidance_kind = {cfg.eval.guidance_kind!r}: needs a technique that routes tokens")
 

@@ -87,6 +87,10 @@ class Technique:
         "The RoutingPlan a typical training step runs at `image_tokens` tokens (for the run's FLOP count), or None."
         return None
 
+    def sampling_plan(self, keep: float) -> Any:
+        "A routing technique's plan keeping `keep` of the image tokens (the weak branch of self/sparse guidance), or None."
+        return None
+
     def sample_weights(self, batch: FlowBatch) -> Tensor | None:
         "Per-sample (B,) weights of the flow loss, or None."
         return None
