@@ -5,14 +5,12 @@ land in it. AdamW's eps is the Muon row's 1e-8: at the tiny config's 1e-15 an Ad
 is +-lr by the sign of its rounding noise, which differs between 1 and 2 processes.
 """
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from _torchrun import torchrun_train
 from prx_nb import config, evaluation
 from prx_nb import train as train_lib
 
@@ -20,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny" / "base.toml"
 COMMON = ["optim.name=muon", "optim.split_fused=true", "optim.nesterov=false", "optim.eps=1e-8", "optim.weight_decay=0.01", "schedule.warmup_steps=0",
           "train.ckpt_every=0", "train.ema_decay=0.5"]
-ENTRY = "import sys\nfrom prx_nb.cli import train_cli\nsys.exit(train_cli(sys.argv[1:]))\n"
 
 
 def log(out: Path) -> dict[int, dict]:
@@ -35,14 +32,8 @@ def single(out: Path, batch: int, steps: int, *extra: str) -> Path:
 
 def torchrun(tmp_path: Path, out: Path, strategy: str, nproc: int, steps: int, *extra: str) -> Path:
     "`nproc` processes with batch 2 each."
-    entry = tmp_path / "entry.py"
-    entry.write_text(ENTRY)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(entry),
-           "--config", str(TINY), *COMMON, f"train.steps={steps}", "train.batch_size=2", f"dist.strategy={strategy}",
-           f"train.out_dir={out}", *extra]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=180,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun_train(tmp_path, nproc, ["--config", str(TINY), *COMMON, f"train.steps={steps}", "train.batch_size=2",
+                                     f"dist.strategy={strategy}", f"train.out_dir={out}", *extra])
     return out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from _torchrun import torchrun_train
 from prx_nb import config
 from prx_nb import train as train_lib
 from prx_nb.cache import build_cache
@@ -22,7 +23,6 @@ from prx_nb.repa import load_shapes_teacher, load_teacher
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny" / "base.toml"
 COMMON = ["train.ckpt_every=0", "train.ema_decay=0.5", "schedule.warmup_steps=0", "text.caption_dropout=0.5"]
-ENTRY = "import sys\nfrom prx_nb.cli import train_cli\nsys.exit(train_cli(sys.argv[1:]))\n"
 REPA = """
 [[techniques]]
 name = "repa"
@@ -61,14 +61,9 @@ def test_burn_in_under_torchrun_matches_one_process(tmp_path, strategy):
     "Alignment stops at step 2 of 4: the projector gets no real gradient afterwards and DDP/FSDP2 raise nothing."
     path = write_config(tmp_path, "stop_step = 2\n")
     reference = log(single(path, tmp_path / "single", 4))
-    entry, out = tmp_path / "entry.py", tmp_path / strategy
-    entry.write_text(ENTRY)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(entry),
-           "--config", str(path), *COMMON, "train.steps=4", "train.batch_size=2", f"dist.strategy={strategy}",
-           f"train.out_dir={out}", "train.log_every=1"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / strategy
+    torchrun_train(tmp_path, 2, ["--config", str(path), *COMMON, "train.steps=4", "train.batch_size=2",
+                                 f"dist.strategy={strategy}", f"train.out_dir={out}", "train.log_every=1"], timeout=240)
     records = log(out)
     torch.testing.assert_close([records[s]["loss"] for s in range(1, 5)], [reference[s]["loss"] for s in range(1, 5)],
                                rtol=1e-4, atol=1e-5)
@@ -196,12 +191,9 @@ def test_cached_tokens_equal_the_live_teacher_and_burn_in_under_torchrun(tmp_pat
     live = log(single(path, tmp_path / "live", 4, *cached, "techniques.repa.cached=false"))
     reference = log(single(path, tmp_path / "single", 4, *cached, "techniques.repa.cached=true"))
     torch.testing.assert_close([reference[s]["loss"] for s in range(1, 5)], [live[s]["loss"] for s in range(1, 5)])
-    entry, out = tmp_path / "entry.py", tmp_path / "ddp"
-    entry.write_text(ENTRY)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(entry),
-           "--config", str(path), *COMMON, *cached, "train.steps=4", "train.batch_size=2", f"train.out_dir={out}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240, env=OFFLINE)
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "ddp"
+    torchrun_train(tmp_path, 2, ["--config", str(path), *COMMON, *cached, "train.steps=4", "train.batch_size=2",
+                                 f"train.out_dir={out}"], timeout=240, env={"HF_HUB_OFFLINE": "1"})
     records = log(out)
     torch.testing.assert_close([records[s]["loss"] for s in range(1, 5)], [reference[s]["loss"] for s in range(1, 5)],
                                rtol=1e-4, atol=1e-5)

@@ -1,25 +1,19 @@
 "TREAD and SPRINT in the trainer: two processes (gloo) match one, a resumed run repeats the routing, eval guidance runs."
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from _torchrun import losses, torchrun_train
 from prx_nb import checkpoints, config, evaluation
 from prx_nb import train as train_lib
 
 ROOT = Path(__file__).resolve().parents[1]
-ENTRY = "import sys\nfrom prx_nb.cli import train_cli\nsys.exit(train_cli(sys.argv[1:]))\n"
 COMMON = ["train.steps=6", "train.ckpt_every=0", "train.log_every=1", "train.progress=false"]
 torch.set_num_threads(1)
 
 
-def losses(out: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (out / "train.jsonl").read_text().splitlines()]
 
 
 def final_weights(out: Path) -> dict[str, torch.Tensor]:
@@ -32,13 +26,9 @@ def test_sprint_two_processes_match_one(tmp_path, strategy):
     path = ROOT / "configs" / "tiny" / "sprint.toml"
     single = tmp_path / "single"
     train_lib.train(config.load_config(path, [*COMMON, "train.batch_size=4", f"train.out_dir={single}"]))
-    entry, out = tmp_path / "entry.py", tmp_path / strategy
-    entry.write_text(ENTRY)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(entry),
-           "--config", str(path), *COMMON, "train.batch_size=2", f"dist.strategy={strategy}", f"train.out_dir={out}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=180,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / strategy
+    torchrun_train(tmp_path, 2, ["--config", str(path), *COMMON, "train.batch_size=2", f"dist.strategy={strategy}",
+                                 f"train.out_dir={out}"])
     torch.testing.assert_close(losses(out), losses(single), rtol=1e-4, atol=1e-5)
     _, reference, _, _ = evaluation.load_for_inference(single)
     _, denoiser, _, _ = evaluation.load_for_inference(out)

@@ -1,24 +1,18 @@
 "Trainer under torchrun (2 CPU processes, gloo): DDP and FSDP2 match a 1-process run with the same global batch."
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from _torchrun import losses, torchrun_train
 from prx_nb import checkpoints, config, evaluation
 from prx_nb import train as train_lib
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny" / "base.toml"
 COMMON = ["train.steps=3", "train.ckpt_every=0", "text.caption_dropout=0.5", "train.ema_decay=0.5", "eval.every=3"]
-ENTRY = "import sys\nfrom prx_nb.cli import train_cli\nsys.exit(train_cli(sys.argv[1:]))\n"
 
 
-def losses(out: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (out / "train.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +26,9 @@ def single(tmp_path_factory) -> Path:
 
 def torchrun(tmp_path: Path, strategy: str) -> Path:
     "Two processes with batch 2 each (global batch 4)."
-    entry, out = tmp_path / "entry.py", tmp_path / strategy
-    entry.write_text(ENTRY)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(entry),
-           "--config", str(TINY), *COMMON, "train.batch_size=2", f"dist.strategy={strategy}", f"train.out_dir={out}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / strategy
+    torchrun_train(tmp_path, 2, ["--config", str(TINY), *COMMON, "train.batch_size=2", f"dist.strategy={strategy}",
+                                 f"train.out_dir={out}"], timeout=120)
     return out
 
 
