@@ -334,9 +334,13 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, total_
 
 # %% ../nbs/08e_objective.ipynb #5e127da5
 def flops_per_sample(denoiser: nn.Module, latents, cfg: RunConfig) -> float:
-    """Matmul FLOPs of one training step per sample (`prx_nb.metrics.training_flops` of the model's forward), with the
-    token routing a plug-in runs (`Technique.training_routing`: TREAD and SPRINT train on fewer tokens in their span)."""
+    """Matmul FLOPs of one training step per sample (`prx_nb.metrics.training_flops` of the forward): the denoiser, with
+    the token routing a plug-in runs (`Technique.training_routing`: TREAD and SPRINT train on fewer tokens in their span),
+    plus the word text encoder when it trains with the denoiser (`text.encoder = "word"`; frozen encoders are not counted)."""
     config = dict(denoiser.config)
     tokens = latents.token_count(cfg.data.resolution, config["patch_size"])
     plans = [p for t in cfg.techniques if (p := TECHNIQUES[t.name](t, cfg).training_routing(tokens)) is not None]
-    return training_flops(forward_flops(config, tokens, cfg.text.max_length, plans[0] if plans else None))
+    forward = forward_flops(config, tokens, cfg.text.max_length, plans[0] if plans else None)
+    if cfg.text.encoder == "word":
+        forward += text_lib.word_encoder_flops(cfg.text.dim, cfg.text.layers, cfg.text.max_length)
+    return training_flops(forward)

@@ -15,6 +15,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.distributed.tensor import DTensor
 
 # %% auto #0
 __all__ = ['TECHNIQUES', 'OPTIMIZERS', 'TRACKERS', 'NOISE', 'TIMES', 'DROPOUT', 'ROUTING', 'ConfigError', 'first_line',
@@ -171,9 +172,14 @@ def register_tracker(name: str) -> Callable:
 # %% ../nbs/08_plugins.ipynb #8f8ab450
 @register_optimizer("adamw")
 def adamw(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
-    "AdamW over every trainable parameter (PRX baseline: lr 1e-4, betas (0.9, 0.95), eps 1e-15, no weight decay)."
+    """AdamW over every trainable parameter (PRX baseline: lr 1e-4, betas (0.9, 0.95), eps 1e-15, no weight decay),
+    with torch's fused kernel when every parameter is a plain fp32 tensor."""
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    # fused: one kernel instead of a Python loop over tensors (3x faster on CPU, where torch's default is that loop);
+    # bf16 stored weights and FSDP2's DTensors keep the default path, which the bf16 and FSDP checks were written for
+    fused = all(p.dtype == torch.float32 and not isinstance(p, DTensor) for p in params)
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+                             fused=fused or None)
 
 # %% ../nbs/08_plugins.ipynb #26e6dd9a
 NOISE, TIMES, DROPOUT, ROUTING = 1, 2, 3, 4   # random streams of a step used by the trainer; plug-ins take others

@@ -11,27 +11,32 @@ import dataclasses
 import json
 import math
 import statistics
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from .config import EvalConfig, RunConfig, config_from_table, load_config
 from .evaluation import eval_set, load_for_inference, make_generator
 from .metrics import evaluate
-from .objective import build_latents, flops_per_sample
-from .train import train
+from .objective import build_data, build_latents, flops_per_sample
+from .runtime import Runtime
+from .train import benchmark, train
 
 # %% auto #0
 __all__ = ['PROXY_METRICS', 'PRIMARY_METRIC', 'RECIPE_COLUMNS', 'config_flops_per_sample', 'training_tflop', 'steps_for_tflop',
-           'ProxyRun', 'read_run', 'compute_to_reach', 'train_minutes', 'score_checkpoint', 'seed_summary',
-           'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows']
+           'ProxyRun', 'read_run', 'compute_to_reach', 'train_minutes', 'stored_runs', 'score_checkpoint',
+           'seed_summary', 'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows',
+           'profile_training']
 
 # %% ../nbs/09a_proxy.ipynb #566289ff
 PROXY_METRICS: dict[str, tuple[bool, str]] = {
     "attribute_accuracy/shape": (True, "objects drawn with the right shape"),
-    "main_object_accuracy": (True, "main object right (cell, colour, shape)"),
+    "main_object_accuracy": (True, "main object in its colour and shape, any cell"),
     "caption_accuracy": (True, "every object of the caption right"),
     "attribute_accuracy/position": (True, "objects in the right cell"),
     "attribute_accuracy/colour": (True, "objects in the right colour"),
@@ -110,6 +115,17 @@ def train_minutes(history: Sequence[Mapping], batch_size: int, until_step: int |
         total += (record["step"] - last) * batch_size / record["samples_per_s"]
         last = record["step"]
     return total / 60
+
+# %% ../nbs/09a_proxy.ipynb #stored02
+def stored_runs(path: str | Path) -> dict[str, ProxyRun]:
+    "The runs kept in a `scripts/store_runs.py` file {name: ProxyRun}: evaluations only (minutes included), `tflop` added."
+    runs = {}
+    for name, entry in json.loads(Path(path).read_text())["runs"].items():
+        cfg = config_from_table(entry["config"])
+        run = runs[name] = ProxyRun(cfg, config_flops_per_sample(cfg), [], [dict(r) for r in entry["evals"]])
+        for record in run.evals:
+            record["tflop"] = run.tflop(record["step"])
+    return runs
 
 # %% ../nbs/09a_proxy.ipynb #de2faf4a
 def score_checkpoint(ckpt: str | Path, n: int = 128, seed: int | None = None, use_ema: bool = True,
@@ -209,7 +225,29 @@ RECIPE_COLUMNS = ("attribute_accuracy/shape", "main_object_accuracy", "caption_a
 
 
 def recipe_rows(run: ProxyRun, name: str) -> list[str]:
-    "One text line per evaluation of a run: TFLOP, training minutes, then `RECIPE_COLUMNS`."
+    "One text line per evaluation of a run: TFLOP, training minutes (stored, or from the train log), then `RECIPE_COLUMNS`."
     bs = run.cfg.train.batch_size
-    return [f"{name:24s} {r['step']:6d} {r['tflop']:7.1f} {train_minutes(run.history, bs, r['step']):7.1f} "
+    return [f"{name:24s} {r['step']:6d} {r['tflop']:7.1f} {r.get('minutes', train_minutes(run.history, bs, r['step'])):7.1f} "
             + " ".join(f"{r.get(k, float('nan')):8.3f}" for k in RECIPE_COLUMNS) for r in run.evals]
+
+# %% ../nbs/09a_proxy.ipynb #prof01
+def profile_training(cfg: RunConfig, steps: int = 30, top: int = 15) -> tuple[dict, str]:
+    """Where a training step's time goes: {data seconds per batch (the stream alone), step seconds, their ratio, and
+    `benchmark`'s throughput beside a plain matmul}, and torch.profiler's table of the `top` ops by self CPU time over
+    `steps` steps of a run without checkpoints or evaluations."""
+    stream = build_data(cfg, Runtime())
+    start = time.perf_counter()
+    for step in range(steps):
+        stream.batch(step)
+    data_s = (time.perf_counter() - start) / steps
+    speed = benchmark(cfg, steps=steps, warmup=5)
+    step_s = 1 / speed["steps_per_s"]
+    summary = {"data_s_per_batch": data_s, "step_s": step_s, "data_fraction": data_s / step_s,
+               **{k: speed[k] for k in ("samples_per_s", "gflops_per_s", "matmul_gflops_per_s", "matmul_fraction")}}
+    with tempfile.TemporaryDirectory() as tmp:
+        run = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps, out_dir=tmp, resume=False,
+                                                                 ckpt_every=0, progress=False),
+                                  eval=dataclasses.replace(cfg.eval, every=0))
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            train(run)
+    return summary, prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.distributed.tensor import DTensor
 
 from .config import DistConfig, TrainConfig
 
@@ -110,6 +111,7 @@ def autocast_context(cfg: TrainConfig, device: torch.device):
 # %% ../nbs/08b_runtime.ipynb #b750a098
 def clip_gradients(model: nn.Module, max_norm: float) -> Tensor:
     "Clip the global gradient norm to `max_norm` (0 = measure only) and return the norm before clipping."
-    norm = torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None],
-                                          max_norm if max_norm > 0 else float("inf"))
+    grads = [p for p in model.parameters() if p.grad is not None]
+    plain = not any(isinstance(p, DTensor) for p in grads)   # torch takes its foreach kernels by itself on CUDA only
+    norm = torch.nn.utils.clip_grad_norm_(grads, max_norm if max_norm > 0 else float("inf"), foreach=True if plain else None)
     return norm.full_tensor() if hasattr(norm, "full_tensor") else norm

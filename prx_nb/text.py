@@ -22,8 +22,8 @@ from .shapes import caption_words
 
 # %% auto #0
 __all__ = ['T5GEMMA_ID', 'PAD', 'UNK', 'BOS', 'SPECIAL_TOKENS', 'TINY_WORDS', 'TextEmbeddings', 'TextEncoder', 'drop_captions',
-           'build_vocab', 'WordTextEncoder', 'load_t5gemma_encoder', 'load_hf_text_model', 'HFTextEncoder',
-           't5gemma_text_encoder', 'save_tiny_tokenizer', 'save_tiny_t5gemma', 'CachedTextEncoder']
+           'build_vocab', 'WordTextEncoder', 'word_encoder_flops', 'load_t5gemma_encoder', 'load_hf_text_model',
+           'HFTextEncoder', 't5gemma_text_encoder', 'save_tiny_tokenizer', 'save_tiny_t5gemma', 'CachedTextEncoder']
 
 # %% ../nbs/04_text.ipynb #1fcce1ac
 T5GEMMA_ID = "google/t5gemma-2b-2b-ul2"  # PRX's text encoder (2304-dim)
@@ -140,6 +140,11 @@ class WordTextEncoder(TextEncoder):
         h = self.embed(ids) + self.position
         h = self.norm(self.layers(h, src_key_padding_mask=~mask))
         return TextEmbeddings(h * mask[..., None], mask)
+
+# %% ../nbs/04_text.ipynb #wflops02
+def word_encoder_flops(dim: int, layers: int, max_length: int) -> int:
+    "Matmul FLOPs (2 per multiply-add) of one `WordTextEncoder` forward for one caption (padded to `max_length`)."
+    return 2 * layers * max_length * (12 * dim * dim + 2 * max_length * dim)
 
 # %% ../nbs/04_text.ipynb #d8c5f05a
 @contextlib.contextmanager

@@ -35,7 +35,8 @@ def test_tiny_twin_trains_two_steps_and_samples_pixels(name, tmp_path):
 
 
 def test_cpu_latent_rows_differ_by_one_change():
-    "latent-aligned and latent-v-pred are configs/cpu/latent.toml plus one change; latent.toml is the baseline plus the space."
+    """latent-aligned and latent-v-pred are configs/cpu/latent.toml plus one change; latent.toml is the baseline plus the
+    space (at the autoencoder's 32 px)."""
     def table(name):
         return config.config_to_table(config.load_config(ROOT / "configs" / "cpu" / f"{name}.toml"))
 
@@ -43,7 +44,8 @@ def test_cpu_latent_rows_differ_by_one_change():
         return {(s, k) for s in a if isinstance(a[s], dict) for k in a[s] if a[s][k] != b[s][k]} - {("train", "out_dir")}
 
     latent = table("latent")
-    assert diff(table("baseline"), latent) == {("latents", "kind"), ("latents", "name_or_path"), ("model", "patch_size")}
+    assert diff(table("baseline"), latent) == {("latents", "kind"), ("latents", "name_or_path"), ("model", "patch_size"),
+                                               ("data", "resolution")}
     assert diff(latent, table("latent-aligned")) == {("latents", "name_or_path")}
     assert diff(latent, table("latent-aligned-encoder")) == {("latents", "name_or_path")}
     assert diff(latent, table("latent-v-pred")) == {("flow", "prediction")}

@@ -1,5 +1,4 @@
 "Checks of prx_nb.proxy that the notebook does not make: reading a real run folder, bad input, the seed-study script's recipes."
-import json
 import math
 from pathlib import Path
 

@@ -229,7 +229,7 @@ def test_nonfinite_losses_stop_the_run(tmp_path, capsys):
 
 def test_min_snr_plugin_changes_the_loss_and_ema_export_loads(tmp_path):
     from diffusers import PRXTransformer2DModel
-    common = [f"train.steps=2", "train.ema_decay=0.9"]
+    common = ["train.steps=2", "train.ema_decay=0.9"]
     base = train_lib.train(config.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'a'}"]))
     snr = train_lib.train(config.load_config(TINY, [*common, f"train.out_dir={tmp_path / 'b'}", "techniques=[{name='min_snr'}]"]))
     assert snr.history[0]["loss"] < base.history[0]["loss"]       # weights min((1-t)^2, 5t^2) <= 1
