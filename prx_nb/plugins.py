@@ -175,7 +175,7 @@ def adamw(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
     """AdamW over every trainable parameter (PRX baseline: lr 1e-4, betas (0.9, 0.95), eps 1e-15, no weight decay),
     with torch's fused kernel when every parameter is a plain fp32 tensor."""
     params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel instead of a Python loop over tensors (3x faster on CPU, where torch's default is that loop);
+    # fused: one kernel instead of a Python loop over tensors (2-3x faster on CPU, where torch's default is that loop);
     # bf16 stored weights and FSDP2's DTensors keep the default path, which the bf16 and FSDP checks were written for
     fused = all(p.dtype == torch.float32 and not isinstance(p, DTensor) for p in params)
     return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
