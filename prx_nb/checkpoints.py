@@ -300,8 +300,8 @@ class Checkpointer:
         set_optimizer_state_dict(model, optimizer, state["optimizer"])
 
 # %% ../nbs/08c_checkpoints.ipynb #ee9d5171
-RESUME_KEYS = ("model.*", "text.encoder", "text.max_length", "text.dim", "text.layers", "text.heads", "latents.*",
-               "flow.prediction", "train.weights_dtype", "data.resolution")
+RESUME_KEYS = ("model.*", "text.encoder", "text.max_length", "text.dim", "text.layers", "text.heads", "text.sentence_ends",
+               "latents.*", "flow.prediction", "train.weights_dtype", "data.resolution")
 
 
 def check_resumable(checkpoint: Path, cfg: RunConfig) -> None:
@@ -311,14 +311,14 @@ def check_resumable(checkpoint: Path, cfg: RunConfig) -> None:
         saved = json.loads(state_file.read_text())["config"]
     except (OSError, json.JSONDecodeError, KeyError) as e:
         raise CheckpointError(f"{state_file}: unreadable checkpoint state ({e})") from None
-    now = config_to_table(cfg)
+    now, default = config_to_table(cfg), config_to_table(RunConfig())
     keys = [f"{k.split('.')[0]}.{name}" for k in RESUME_KEYS if k.endswith(".*") for name in now[k.split(".")[0]]]
     keys += [k for k in RESUME_KEYS if not k.endswith(".*")]
     for key in keys:
         section, name = key.split(".")
-        if saved.get(section, {}).get(name) != now[section][name]:
-            raise CheckpointError(f"{checkpoint}: written with {key} = {saved.get(section, {}).get(name)!r}, "
-                                  f"the config says {now[section][name]!r}")
+        written = saved.get(section, {}).get(name, default[section][name])   # a key added since: its default then
+        if written != now[section][name]:
+            raise CheckpointError(f"{checkpoint}: written with {key} = {written!r}, the config says {now[section][name]!r}")
 
 
 def checkpoint_path(path: str | Path) -> Path:

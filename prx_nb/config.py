@@ -66,6 +66,7 @@ class TextConfig:
     dim: int = 64                   # word encoder only (a HF encoder has its own width)
     layers: int = 2                 # word encoder only
     heads: int = 4                  # word encoder only
+    sentence_ends: bool = False     # word encoder only: a '.' token closes each sentence (nbs/04_text.ipynb)
     caption_dropout: float = 0.1
 
 
@@ -375,6 +376,8 @@ def check_config(cfg: RunConfig) -> dict:
         _require(cfg.text.layers >= 1, "text.layers", cfg.text.layers, ">= 1")
         _require(cfg.text.heads >= 1 and cfg.text.dim % cfg.text.heads == 0, "text.heads", cfg.text.heads,
                  f"a divisor of text.dim = {cfg.text.dim}")
+    _require(not cfg.text.sentence_ends or cfg.text.encoder == "word", "text.sentence_ends", cfg.text.sentence_ends,
+             f"false with text.encoder = {cfg.text.encoder!r} (a pretrained encoder has its own tokenizer)")
     _require(cfg.optim.name in OPTIMIZERS, "optim.name", cfg.optim.name, f"one of {OPTIMIZERS.names()}")
     _require(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "> 0")
     _require(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, ">= 0 (0 = no clipping)")

@@ -449,7 +449,8 @@ FEATURE_METRICS: dict[str, FeatureMetric] = {
     "random_fd": FeatureMetric("random", frechet_distance),
     "random_mmd": FeatureMetric("random", official_and_unbiased_mmd),
 }
-JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy")  # functions of prx_nb.shapes
+# functions of prx_nb.shapes
+JUDGE_METRICS: tuple[str, ...] = ("caption_accuracy", "main_object_accuracy", "attribute_accuracy", "error_breakdown")
 
 
 def default_extractor(name: str, device: str | torch.device = "cpu", judge: nn.Module | None = None) -> FeatureExtractor:

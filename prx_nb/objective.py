@@ -45,8 +45,8 @@ def build_text_encoder(cfg: RunConfig, vocabulary: list[str] | None, device: tor
     "'word': a WordTextEncoder over `vocabulary`, trained with the denoiser; otherwise a frozen Hugging Face encoder."
     tc = cfg.text
     if tc.encoder == "word":
-        return text_lib.WordTextEncoder(vocabulary, dim=tc.dim, layers=tc.layers, heads=tc.heads,
-                                        max_length=tc.max_length, seed=cfg.train.seed).to(device)
+        return text_lib.WordTextEncoder(vocabulary, dim=tc.dim, layers=tc.layers, heads=tc.heads, max_length=tc.max_length,
+                                        seed=cfg.train.seed, sentence_ends=tc.sentence_ends).to(device)
     if cfg.data.source == "synthetic":
         return SyntheticText(resolve_architecture(cfg.model)["context_in_dim"], tc.max_length, tc.encoder)
     try:

@@ -28,11 +28,12 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLOURS', 'SIZES', 'BACKGROUNDS', 'CELL_NAMES', 'SPLITS', 'MAX_OBJECTS', 'MIN_SIZE', 'PALETTE',
-           'SIZE_RADIUS', 'JITTER', 'JUDGE_CELL', 'IGNORE', 'BENCHMARK_VERSION', 'ShapeObject', 'SceneRecord',
-           'sample_records', 'render', 'relation', 'long_caption', 'short_caption', 'caption_words',
+           'SIZE_RADIUS', 'JITTER', 'JUDGE_CELL', 'IGNORE', 'OUTCOMES', 'BENCHMARK_VERSION', 'ShapeObject',
+           'SceneRecord', 'sample_records', 'render', 'relation', 'long_caption', 'short_caption', 'caption_words',
            'caption_vocabulary', 'RenderedBatch', 'make_batch', 'eval_split', 'reference_images', 'Judge',
            'judge_features', 'cell_targets', 'one_thread', 'train_judge', 'judge_predictions', 'attribute_accuracy',
-           'caption_accuracy', 'main_object_accuracy', 'judge_version', 'default_cache_dir', 'build_once', 'load_judge']
+           'caption_accuracy', 'main_object_accuracy', 'error_breakdown', 'judge_version', 'default_cache_dir',
+           'build_once', 'load_judge']
 
 # %% ../nbs/02_shapes.ipynb #8d6acf8a
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring")
@@ -431,6 +432,31 @@ def main_object_accuracy(judge: Judge, images: Tensor, records: Sequence[SceneRe
     shape = torch.tensor([[1 + SHAPES.index(r.objects[0].shape)] for r in records], dtype=torch.long)
     colour = torch.tensor([[COLOURS.index(r.objects[0].colour)] for r in records], dtype=torch.long)
     return ((pred["shape"] == shape) & (pred["colour"] == colour)).any(1).float().mean().item()
+
+# %% ../nbs/02_shapes.ipynb #brk02
+OUTCOMES: tuple[str, ...] = ("right", "empty", "other_object", "wrong_colour", "wrong_shape", "wrong_both")
+
+
+def error_breakdown(judge: Judge, images: Tensor, records: Sequence[SceneRecord]) -> dict[str, float]:
+    """Fractions of the captions' objects per outcome in `OUTCOMES` (they sum to 1), and `shape@k`: the shape accuracy of
+    objects in scenes of k objects. 'other_object': the cell shows the shape and colour of another object of the same
+    caption; 'wrong_*' count only what is neither right, empty nor another object."""
+    pred, true = _compare(judge, images, records)
+    occupied = true["shape"] > 0
+    shape_ok, colour_ok = pred["shape"] == true["shape"], pred["colour"] == true["colour"]
+    drawn, wanted = pred["shape"] * len(COLOURS) + pred["colour"], true["shape"] * len(COLOURS) + true["colour"]
+    elsewhere = occupied[:, None, :] & ~torch.eye(9, dtype=torch.bool)          # (B, cell, other cell)
+    other = ((drawn[:, :, None] == wanted[:, None, :]) & elsewhere).any(-1)
+    right, empty = shape_ok & colour_ok, pred["shape"] == 0
+    other &= ~right & ~empty
+    rest = ~(right | empty | other)
+    masks = dict(zip(OUTCOMES, (right, empty, other, rest & shape_ok, rest & colour_ok, rest & ~shape_ok & ~colour_ok)))
+    scores = {k: m[occupied].float().mean().item() for k, m in masks.items()}
+    count = occupied.sum(1, keepdim=True).expand_as(occupied)
+    for k in range(1, MAX_OBJECTS + 1):
+        if (chosen := occupied & (count == k)).any():
+            scores[f"shape@{k}"] = shape_ok[chosen].float().mean().item()
+    return scores
 
 # %% ../nbs/02_shapes.ipynb #995590ff
 BENCHMARK_VERSION = 1   # bump when the drawing, the captions' meaning or the judge's architecture changes

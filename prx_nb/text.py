@@ -21,9 +21,10 @@ from torch import Tensor, nn
 from .shapes import caption_words
 
 # %% auto #0
-__all__ = ['T5GEMMA_ID', 'PAD', 'UNK', 'BOS', 'SPECIAL_TOKENS', 'TINY_WORDS', 'TextEmbeddings', 'TextEncoder', 'drop_captions',
-           'build_vocab', 'WordTextEncoder', 'word_encoder_flops', 'load_t5gemma_encoder', 'load_hf_text_model',
-           'HFTextEncoder', 't5gemma_text_encoder', 'save_tiny_tokenizer', 'save_tiny_t5gemma', 'CachedTextEncoder']
+__all__ = ['T5GEMMA_ID', 'PAD', 'UNK', 'BOS', 'SPECIAL_TOKENS', 'SENTENCE_END', 'TINY_WORDS', 'TextEmbeddings', 'TextEncoder',
+           'drop_captions', 'build_vocab', 'caption_tokens', 'WordTextEncoder', 'word_encoder_flops',
+           'load_t5gemma_encoder', 'load_hf_text_model', 'HFTextEncoder', 't5gemma_text_encoder', 'save_tiny_tokenizer',
+           'save_tiny_t5gemma', 'CachedTextEncoder']
 
 # %% ../nbs/04_text.ipynb #1fcce1ac
 T5GEMMA_ID = "google/t5gemma-2b-2b-ul2"  # PRX's text encoder (2304-dim)
@@ -84,7 +85,7 @@ def drop_captions(captions: Sequence[str], p: float, generator: torch.Generator 
 # %% ../nbs/04_text.ipynb #f6540ca7
 PAD, UNK, BOS = "<pad>", "<unk>", "<bos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS)
-
+SENTENCE_END = "."
 
 
 def build_vocab(captions: Sequence[str], min_count: int = 1) -> list[str]:
@@ -92,23 +93,34 @@ def build_vocab(captions: Sequence[str], min_count: int = 1) -> list[str]:
     counts = Counter(w for c in _check_captions(captions) for w in caption_words(c))
     return [*SPECIAL_TOKENS, *sorted(w for w, n in counts.items() if n >= min_count)]
 
+
+def caption_tokens(caption: str, sentence_ends: bool = False) -> list[str]:
+    "The words of `caption` (`caption_words`), with a `SENTENCE_END` token after each sentence when `sentence_ends`."
+    if not sentence_ends:
+        return caption_words(caption)
+    *closed, last = caption.split(SENTENCE_END)
+    return [t for sentence in closed for t in (*caption_words(sentence), SENTENCE_END)] + caption_words(last)
+
 # %% ../nbs/04_text.ipynb #8bb0ba98
 class WordTextEncoder(TextEncoder):
     """Word-level embeddings + learned positions + a small pre-norm transformer.
 
-    Not pretrained: it is trained together with the denoiser. Padded positions of the output are zero."""
+    Not pretrained: it is trained together with the denoiser. Padded positions of the output are zero. With
+    `sentence_ends`, a `SENTENCE_END` token closes each sentence (the vocabulary gains it): punctuation is otherwise dropped."""
 
     def __init__(self, vocab: Sequence[str], dim: int = 64, layers: int = 2, heads: int = 4,
-                 max_length: int = 32, seed: int = 0):
+                 max_length: int = 32, seed: int = 0, sentence_ends: bool = False):
         super().__init__()
         vocab = list(vocab)
+        if sentence_ends and SENTENCE_END not in vocab:   # a word list gains the token, in its sorted place
+            vocab = [*vocab[:len(SPECIAL_TOKENS)], *sorted([*vocab[len(SPECIAL_TOKENS):], SENTENCE_END])]
         if tuple(vocab[:3]) != SPECIAL_TOKENS:
             raise ValueError(f"vocab must start with {SPECIAL_TOKENS}, got {vocab[:3]}")
         if len(set(vocab)) != len(vocab):
             raise ValueError("vocab has duplicate words")
         if max_length < 1:
             raise ValueError(f"max_length={max_length}: expected >= 1")
-        self.vocab, self.dim, self.max_length = vocab, dim, max_length
+        self.vocab, self.dim, self.max_length, self.sentence_ends = vocab, dim, max_length, sentence_ends
         self.word_index = {w: i for i, w in enumerate(vocab)}
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(seed)
@@ -125,9 +137,9 @@ class WordTextEncoder(TextEncoder):
         return cls(build_vocab(captions, min_count), **kwargs)
 
     def tokenize(self, captions: Sequence[str]) -> tuple[Tensor, Tensor]:
-        "Token ids (B, max_length) long and mask (B, max_length) bool: `<bos>` + words, truncated, padded with `<pad>`."
+        "Token ids (B, max_length) long and mask (B, max_length) bool: `<bos>` + tokens, truncated, padded with `<pad>`."
         unk, bos = self.word_index[UNK], self.word_index[BOS]
-        rows = [[bos, *(self.word_index.get(w, unk) for w in caption_words(c))][: self.max_length]
+        rows = [[bos, *(self.word_index.get(w, unk) for w in caption_tokens(c, self.sentence_ends))][: self.max_length]
                 for c in _check_captions(captions)]
         ids = torch.zeros(len(rows), self.max_length, dtype=torch.long)
         for i, row in enumerate(rows):

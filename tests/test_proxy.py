@@ -43,3 +43,22 @@ def test_seed_script_recipes_inherit_the_baseline():
     for name in ("short-captions", "bf16-weights"):
         text = (ROOT / f"configs/cpu/{name}.toml").read_text()
         assert 'inherit = "baseline.toml"' in text
+
+
+def test_score_checkpoints_script_keeps_earlier_names(tmp_path):
+    "scripts/score_checkpoints.py: one entry per name, with the checkpoint's step and metrics; a second call adds to the file."
+    import json
+    import os
+    import subprocess
+    import sys
+    train(load_config(ROOT / "configs/tiny/base.toml", [f"train.out_dir={tmp_path / 'run'}", "train.steps=2", "eval.every=0"]))
+    out = tmp_path / "scores.json"
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, str(ROOT / "scripts/score_checkpoints.py"), str(out), f"{name}={tmp_path / 'run'}",
+                        "--n", "4", "--metrics", "main_object_accuracy", "error_breakdown"], check=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+    stored = json.loads(out.read_text())["checkpoints"]
+    assert sorted(stored) == ["a", "b"] and stored["a"]["step"] == 2 and stored["a"]["n"] == 4
+    assert stored["a"]["metrics"] == stored["b"]["metrics"]          # same checkpoint, same samples
+    assert abs(sum(stored["a"]["metrics"][f"error_breakdown/{k}"] for k in
+                   ("right", "empty", "other_object", "wrong_colour", "wrong_shape", "wrong_both")) - 1) < 1e-6

@@ -121,6 +121,7 @@ BAD = [
     (["model.mlp_ratio=0.0"], "model.mlp_ratio = 0.0"),
     (["model.bottleneck_size=0"], "model.bottleneck_size = 0"),
     (["text.dim=0"], "text.dim = 0"),
+    (["text.encoder=google/t5gemma-2b-2b-ul2", "text.sentence_ends=true"], "text.sentence_ends = True: expected false"),
     (["flow.t_eps=0.0"], "flow.t_eps = 0.0"),
     (["data.workers=-1"], "data.workers = -1"),
     (["train.out_dir="], "train.out_dir = ''"),
@@ -209,6 +210,16 @@ def test_inference_never_opens_dcp_metadata(tmp_path, capsys):
     evaluation.load_for_inference(out)
     evaluation.export_pretrained(out, tmp_path / "export")
     assert not marker.exists()
+
+
+def test_sentence_ends_train_and_load_back(tmp_path, capsys):
+    "text.sentence_ends: the trained encoder has the '.' token, and inference rebuilds the same tokenizer from the config."
+    out = tmp_path / "run"
+    assert run_cli(capsys, "--config", TINY, "train.steps=1", "text.sentence_ends=true", f"train.out_dir={out}")[0] == 0
+    cfg, _, text_encoder, _ = evaluation.load_for_inference(out)
+    assert cfg.text.sentence_ends and text_encoder.vocab[3] == "."
+    ids, mask = text_encoder.tokenize(["a red circle. a blue square"])
+    assert text_encoder.word_index["."] in ids[0][mask[0]].tolist()
 
 
 def test_incomplete_latest_checkpoint_falls_back(tmp_path, capsys):
