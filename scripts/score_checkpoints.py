@@ -4,7 +4,8 @@
         --note "what these checkpoints are" NAME=CHECKPOINT [NAME=CHECKPOINT ...]
 
 Each checkpoint is sampled with its run's eval settings on the first `n` items of its run's evaluation split
-(`prx_nb.proxy.score_checkpoint`); the file keeps, per name, the checkpoint's path and step and every metric.
+(`prx_nb.proxy.score_checkpoint`); the file keeps, per name, the checkpoint's path, step and training seed (from its
+state.json) and every metric.
 Names already in OUT are kept unless scored again, so checkpoints can be added one run at a time.
 """
 import argparse
@@ -31,8 +32,9 @@ for spec in args.checkpoints:
     if not sep:
         raise SystemExit(f"{spec!r}: expected NAME=CHECKPOINT")
     path = checkpoint_path(folder)
+    state = json.loads((path / "state.json").read_text())
     scores = score_checkpoint(path, n=args.n, metrics=args.metrics)
-    stored["checkpoints"][name] = {"path": str(path), "step": int(path.name.split("_")[-1]), "n": args.n,
-                                   "metrics": {k: v for k, v in scores.items() if k != "seconds"}}
-    print(f"{name}: {path}, {scores['seconds']:.0f} s, {args.metrics[0]} {scores.get(args.metrics[0], 'see the file')}")
+    stored["checkpoints"][name] = {"path": str(path), "step": state["step"], "seed": state["config"]["train"]["seed"],
+                                   "n": args.n, "metrics": {k: v for k, v in scores.items() if k != "seconds"}}
+    print(f"{name}: {path}, {scores['seconds']:.0f} s")
     out.write_text(json.dumps(stored, indent=1) + "\n")

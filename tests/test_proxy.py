@@ -1,5 +1,9 @@
 "Checks of prx_nb.proxy that the notebook does not make: reading a real run folder, bad input, the seed-study script's recipes."
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +11,7 @@ import pytest
 from prx_nb.config import load_config
 from prx_nb.proxy import (compute_to_reach, config_flops_per_sample, read_run, seed_summary, separation,
                           steps_for_tflop, training_tflop)
+from prx_nb.shapes import OUTCOMES
 from prx_nb.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +52,6 @@ def test_seed_script_recipes_inherit_the_baseline():
 
 def test_score_checkpoints_script_keeps_earlier_names(tmp_path):
     "scripts/score_checkpoints.py: one entry per name, with the checkpoint's step and metrics; a second call adds to the file."
-    import json
-    import os
-    import subprocess
-    import sys
     train(load_config(ROOT / "configs/tiny/base.toml", [f"train.out_dir={tmp_path / 'run'}", "train.steps=2", "eval.every=0"]))
     out = tmp_path / "scores.json"
     for name in ("a", "b"):
@@ -58,7 +59,6 @@ def test_score_checkpoints_script_keeps_earlier_names(tmp_path):
                         "--n", "4", "--metrics", "main_object_accuracy", "error_breakdown"], check=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
     stored = json.loads(out.read_text())["checkpoints"]
-    assert sorted(stored) == ["a", "b"] and stored["a"]["step"] == 2 and stored["a"]["n"] == 4
+    assert sorted(stored) == ["a", "b"] and (stored["a"]["step"], stored["a"]["seed"], stored["a"]["n"]) == (2, 0, 4)
     assert stored["a"]["metrics"] == stored["b"]["metrics"]          # same checkpoint, same samples
-    assert abs(sum(stored["a"]["metrics"][f"error_breakdown/{k}"] for k in
-                   ("right", "empty", "other_object", "wrong_colour", "wrong_shape", "wrong_both")) - 1) < 1e-6
+    assert abs(sum(stored["a"]["metrics"][f"error_breakdown/{k}"] for k in OUTCOMES) - 1) < 1e-6
