@@ -44,6 +44,7 @@ class ModelConfig:
     depth: int | None = None
     mlp_ratio: float | None = None
     axes_dim: list[int] | None = None
+    theta: int | None = None        # RoPE base: the lower, the faster its lowest frequencies turn over a small grid
     bottleneck_size: int | None = None
 
 
@@ -327,7 +328,7 @@ def apply_override(table: dict, key: str, value: Any) -> dict:
     return table
 
 # %% ../nbs/08a_config.ipynb #0d302cac
-ARCH_KEYS = ("patch_size", "hidden_size", "num_heads", "depth", "mlp_ratio", "axes_dim", "bottleneck_size")
+ARCH_KEYS = ("patch_size", "hidden_size", "num_heads", "depth", "mlp_ratio", "axes_dim", "theta", "bottleneck_size")
 
 
 def resolve_architecture(model: ModelConfig) -> dict:
@@ -350,6 +351,8 @@ def check_architecture(arch: dict, resolution: int | None) -> None:
     if sum(arch["axes_dim"]) != hidden // heads:
         raise ConfigError(f"model.axes_dim = {list(arch['axes_dim'])} sums to {sum(arch['axes_dim'])}, "
                           f"expected the head dim {hidden // heads} (= hidden_size / num_heads)")
+    if arch.get("theta", 10_000) <= 1:      # diffusers' default base; theta <= 1 turns every RoPE pair at the same rate
+        raise ConfigError(f"model.theta = {arch['theta']}: expected a RoPE base > 1")
     if resolution is not None and resolution % arch["patch_size"]:
         raise ConfigError(f"model.patch_size = {arch['patch_size']} does not divide the latent size {resolution}")
 

@@ -1,11 +1,11 @@
 """Score checkpoints on more evaluation samples than training used, and keep the metrics in a small JSON a chapter reads.
 
     OMP_NUM_THREADS=1 python scripts/score_checkpoints.py nbs/results/proxy_sharp.json --n 1024 \
-        --note "what these checkpoints are" NAME=CHECKPOINT [NAME=CHECKPOINT ...]
+        --note "what these checkpoints are" NAME=CHECKPOINT [NAME=CHECKPOINT ...] [--sampler eval.guidance=5 ...]
 
 Each checkpoint is sampled with its run's eval settings on the first `n` items of its run's evaluation split
 (`prx_nb.proxy.score_checkpoint`); the file keeps, per name, the checkpoint's path, step and training seed (from its
-state.json) and every metric.
+state.json), the `--sampler` changes to the run's eval settings, and every metric.
 Names already in OUT are kept unless scored again, so checkpoints can be added one run at a time.
 """
 import argparse
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from prx_nb.checkpoints import checkpoint_path
+from prx_nb.config import ConfigError, parse_override
 from prx_nb.proxy import score_checkpoint
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -21,8 +22,19 @@ parser.add_argument("checkpoints", nargs="+", help="NAME=CHECKPOINT (a checkpoin
 parser.add_argument("--n", type=int, default=1024)
 parser.add_argument("--metrics", nargs="+", default=["main_object_accuracy", "attribute_accuracy", "caption_accuracy",
                                                      "error_breakdown", "judge_fid", "judge_mmd"])
+parser.add_argument("--sampler", action="append", default=[], metavar="eval.KEY=VALUE",
+                    help="sample with this eval setting instead of the run's (repeat it: --sampler eval.guidance=5 --sampler eval.steps=40)")
 parser.add_argument("--note", default="")
 args = parser.parse_args()
+sampler = {}
+for text in args.sampler:
+    try:
+        key, value = parse_override(text)
+    except ConfigError as err:
+        raise SystemExit(str(err)) from None
+    if not key.startswith("eval."):
+        raise SystemExit(f"--sampler {text!r}: expected an eval.KEY=VALUE setting")
+    sampler[key.removeprefix("eval.")] = value
 
 out = Path(args.out)
 stored = json.loads(out.read_text()) if out.is_file() else {"note": "", "checkpoints": {}}
@@ -33,8 +45,8 @@ for spec in args.checkpoints:
         raise SystemExit(f"{spec!r}: expected NAME=CHECKPOINT")
     path = checkpoint_path(folder)
     state = json.loads((path / "state.json").read_text())
-    scores = score_checkpoint(path, n=args.n, metrics=args.metrics)
+    scores = score_checkpoint(path, n=args.n, metrics=args.metrics, sampler=sampler)
     stored["checkpoints"][name] = {"path": str(path), "step": state["step"], "seed": state["config"]["train"]["seed"],
-                                   "n": args.n, "metrics": {k: v for k, v in scores.items() if k != "seconds"}}
+                                   "n": args.n, "sampler": sampler, "metrics": {k: v for k, v in scores.items() if k != "seconds"}}
     print(f"{name}: {path}, {scores['seconds']:.0f} s")
     out.write_text(json.dumps(stored, indent=1) + "\n")

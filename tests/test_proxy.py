@@ -51,14 +51,20 @@ def test_seed_script_recipes_inherit_the_baseline():
 
 
 def test_score_checkpoints_script_keeps_earlier_names(tmp_path):
-    "scripts/score_checkpoints.py: one entry per name, with the checkpoint's step and metrics; a second call adds to the file."
+    """scripts/score_checkpoints.py: one entry per name, with the checkpoint's step, sampler changes and metrics; a second
+    call adds to the file; a sampler change that names the run's own setting samples the same images."""
     train(load_config(ROOT / "configs/tiny/base.toml", [f"train.out_dir={tmp_path / 'run'}", "train.steps=2", "eval.every=0"]))
     out = tmp_path / "scores.json"
-    for name in ("a", "b"):
+    for name, sampler in (("a", []), ("b", ["--sampler", "eval.steps=4"])):    # configs/tiny samples with 4 steps
         subprocess.run([sys.executable, str(ROOT / "scripts/score_checkpoints.py"), str(out), f"{name}={tmp_path / 'run'}",
-                        "--n", "4", "--metrics", "main_object_accuracy", "error_breakdown"], check=True,
+                        "--n", "4", "--metrics", "main_object_accuracy", "error_breakdown", *sampler], check=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
     stored = json.loads(out.read_text())["checkpoints"]
     assert sorted(stored) == ["a", "b"] and (stored["a"]["step"], stored["a"]["seed"], stored["a"]["n"]) == (2, 0, 4)
+    assert (stored["a"]["sampler"], stored["b"]["sampler"]) == ({}, {"steps": 4})
+    done = subprocess.run([sys.executable, str(ROOT / "scripts/score_checkpoints.py"), str(out), f"c={tmp_path / 'run'}",
+                           "--sampler", "train.steps=3"], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
+    assert done.returncode != 0 and "expected an eval.KEY=VALUE" in done.stderr.strip().splitlines()[-1]
+    assert "c" not in json.loads(out.read_text())["checkpoints"]         # nothing scored, nothing lost
     assert stored["a"]["metrics"] == stored["b"]["metrics"]          # same checkpoint, same samples
     assert abs(sum(stored["a"]["metrics"][f"error_breakdown/{k}"] for k in OUTCOMES) - 1) < 1e-6
