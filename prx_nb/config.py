@@ -351,7 +351,7 @@ def check_architecture(arch: dict, resolution: int | None) -> None:
     if sum(arch["axes_dim"]) != hidden // heads:
         raise ConfigError(f"model.axes_dim = {list(arch['axes_dim'])} sums to {sum(arch['axes_dim'])}, "
                           f"expected the head dim {hidden // heads} (= hidden_size / num_heads)")
-    if arch.get("theta", 10_000) <= 1:      # diffusers' default base; theta <= 1 turns every RoPE pair at the same rate
+    if "theta" in arch and arch["theta"] <= 1:     # unset: diffusers' default; theta <= 1 turns every RoPE pair alike
         raise ConfigError(f"model.theta = {arch['theta']}: expected a RoPE base > 1")
     if resolution is not None and resolution % arch["patch_size"]:
         raise ConfigError(f"model.patch_size = {arch['patch_size']} does not divide the latent size {resolution}")
