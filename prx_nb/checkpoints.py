@@ -301,7 +301,7 @@ class Checkpointer:
 
 # %% ../nbs/08c_checkpoints.ipynb #ee9d5171
 RESUME_KEYS = ("model.*", "text.encoder", "text.max_length", "text.dim", "text.layers", "text.heads", "text.sentence_ends",
-               "latents.*", "flow.prediction", "train.weights_dtype", "data.resolution")
+               "text.positions", "latents.*", "flow.prediction", "train.weights_dtype", "data.resolution")
 
 
 def check_resumable(checkpoint: Path, cfg: RunConfig) -> None:

@@ -68,6 +68,7 @@ class TextConfig:
     layers: int = 2                 # word encoder only
     heads: int = 4                  # word encoder only
     sentence_ends: bool = False     # word encoder only: a '.' token closes each sentence (nbs/04_text.ipynb)
+    positions: Literal["learned", "rope"] = "learned"   # word encoder only: learned table or rotary (nbs/04_text.ipynb)
     caption_dropout: float = 0.1
 
 
@@ -381,6 +382,8 @@ def check_config(cfg: RunConfig) -> dict:
                  f"a divisor of text.dim = {cfg.text.dim}")
     _require(not cfg.text.sentence_ends or cfg.text.encoder == "word", "text.sentence_ends", cfg.text.sentence_ends,
              f"false with text.encoder = {cfg.text.encoder!r} (a pretrained encoder has its own tokenizer)")
+    _require(cfg.text.positions == "learned" or cfg.text.encoder == "word", "text.positions", cfg.text.positions,
+             f'"learned" with text.encoder = {cfg.text.encoder!r} (a pretrained encoder has its own positions)')
     _require(cfg.optim.name in OPTIMIZERS, "optim.name", cfg.optim.name, f"one of {OPTIMIZERS.names()}")
     _require(cfg.optim.lr > 0, "optim.lr", cfg.optim.lr, "> 0")
     _require(cfg.optim.grad_clip >= 0, "optim.grad_clip", cfg.optim.grad_clip, ">= 0 (0 = no clipping)")

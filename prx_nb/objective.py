@@ -46,7 +46,8 @@ def build_text_encoder(cfg: RunConfig, vocabulary: list[str] | None, device: tor
     tc = cfg.text
     if tc.encoder == "word":
         return text_lib.WordTextEncoder(vocabulary, dim=tc.dim, layers=tc.layers, heads=tc.heads, max_length=tc.max_length,
-                                        seed=cfg.train.seed, sentence_ends=tc.sentence_ends).to(device)
+                                        seed=cfg.train.seed, sentence_ends=tc.sentence_ends,
+                                        positions=tc.positions).to(device)
     if cfg.data.source == "synthetic":
         return SyntheticText(resolve_architecture(cfg.model)["context_in_dim"], tc.max_length, tc.encoder)
     try:

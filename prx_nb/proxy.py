@@ -18,20 +18,23 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from .config import EvalConfig, RunConfig, config_from_table, load_config
 from .evaluation import eval_set, load_for_inference, make_generator
 from .metrics import evaluate
-from .objective import build_data, build_latents, flops_per_sample
+from .objective import build_data, build_latents, build_text_encoder, flops_per_sample
 from .runtime import Runtime
+from .shapes import CELL_NAMES, COLOURS, IGNORE, SHAPES, SceneRecord, cell_targets, long_caption, sample_records
 from .train import benchmark, train
 
 # %% auto #0
 __all__ = ['PROXY_METRICS', 'PRIMARY_METRIC', 'RECIPE_COLUMNS', 'config_flops_per_sample', 'training_tflop', 'steps_for_tflop',
            'ProxyRun', 'read_run', 'compute_to_reach', 'train_minutes', 'stored_runs', 'score_checkpoint',
-           'seed_summary', 'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows',
-           'profile_training']
+           'seed_summary', 'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows', 'CellReadout',
+           'binding_probe', 'checkpoint_binding', 'profile_training']
 
 # %% ../nbs/09a_proxy.ipynb #566289ff
 PROXY_METRICS: dict[str, tuple[bool, str]] = {
@@ -229,6 +232,65 @@ def recipe_rows(run: ProxyRun, name: str) -> list[str]:
     bs = run.cfg.train.batch_size
     return [f"{name:24s} {r['step']:6d} {r['tflop']:7.1f} {r.get('minutes', train_minutes(run.history, bs, r['step'])):7.1f} "
             + " ".join(f"{r.get(k, float('nan')):8.3f}" for k in RECIPE_COLUMNS) for r in run.evals]
+
+# %% ../nbs/09a_proxy.ipynb #bind02
+class CellReadout(nn.Module):
+    """Nine learned cell queries read a caption's tokens in one attention step (one head, keys not rotated, as PRX's image
+    queries read text) and name each cell's shape (0 = empty) and colour, the classes of `shapes.cell_targets`."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(len(CELL_NAMES), dim) / dim ** 0.5)
+        self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.head = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, 1 + len(SHAPES) + len(COLOURS)))
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "Shape logits (B, 9, 1 + len(SHAPES)) and colour logits (B, 9, len(COLOURS)) from tokens (B, L, dim), mask (B, L)."
+        queries = self.queries.expand(len(tokens), 1, -1, -1)
+        read = F.scaled_dot_product_attention(queries, self.key(tokens)[:, None], self.value(tokens)[:, None],
+                                              attn_mask=mask[:, None, None, :])[:, 0]
+        logits = self.head(read)
+        return logits[..., :1 + len(SHAPES)], logits[..., 1 + len(SHAPES):]
+
+
+def _encode(encoder: nn.Module, records: Sequence[SceneRecord]) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        out = encoder.encode([long_caption(r) for r in records])
+    return out.tokens.float().cpu(), out.mask.cpu()
+
+
+def binding_probe(encoder: nn.Module, steps: int = 300, batch_size: int = 64, n_test: int = 512, seed: int = 0,
+                  lr: float = 1e-2) -> dict[str, float]:
+    """Train a `CellReadout` (Adam) on the frozen `encoder`'s outputs for long captions of the training stream;
+    return the fraction of objects in the 2- and 3-object scenes among `n_test` of the evaluation stream whose shape
+    and whose colour it names: can one attention step find what is in each cell?"""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        readout = CellReadout(encoder.dim)
+    opt = torch.optim.Adam(readout.parameters(), lr=lr)
+    for step in range(steps):
+        records = sample_records(batch_size, seed, chunk=step)
+        shape_logits, colour_logits = readout(*_encode(encoder, records))
+        target = cell_targets(records)
+        loss = F.cross_entropy(shape_logits.flatten(0, 1), target["shape"].flatten()) + \
+            F.cross_entropy(colour_logits.flatten(0, 1), target["colour"].flatten(), ignore_index=IGNORE)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    records = [r for r in sample_records(n_test, seed, split="eval") if len(r.objects) >= 2]
+    with torch.no_grad():
+        shape_logits, colour_logits = readout(*_encode(encoder, records))
+    target = cell_targets(records)
+    drawn = target["shape"] > 0
+    return {"shape": (shape_logits.argmax(-1) == target["shape"])[drawn].float().mean().item(),
+            "colour": (colour_logits.argmax(-1) == target["colour"])[drawn].float().mean().item()}
+
+# %% ../nbs/09a_proxy.ipynb #bind05
+def checkpoint_binding(ckpt: str | Path, **probe) -> dict[str, dict[str, float]]:
+    "`binding_probe` on a checkpoint's (EMA) text encoder, and on the same encoder as its run initialised it (the floor)."
+    cfg, _, trained, _ = load_for_inference(ckpt)
+    init = build_text_encoder(cfg, getattr(trained, "vocab", None), torch.device("cpu")).eval()
+    return {"trained": binding_probe(trained, **probe), "init": binding_probe(init, **probe)}
 
 # %% ../nbs/09a_proxy.ipynb #prof01
 def profile_training(cfg: RunConfig, steps: int = 30, top: int = 15) -> tuple[dict, str]:

@@ -12,9 +12,12 @@ import hashlib
 import os
 from collections import Counter
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Literal, NamedTuple, Sequence
 
 import torch
+import torch.nn.functional as F
+from diffusers.models.embeddings import apply_rotary_emb, get_1d_rotary_pos_embed
+from einops import rearrange
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -22,9 +25,9 @@ from .shapes import caption_words
 
 # %% auto #0
 __all__ = ['T5GEMMA_ID', 'PAD', 'UNK', 'BOS', 'SPECIAL_TOKENS', 'SENTENCE_END', 'TINY_WORDS', 'TextEmbeddings', 'TextEncoder',
-           'drop_captions', 'build_vocab', 'caption_tokens', 'WordTextEncoder', 'word_encoder_flops',
-           'load_t5gemma_encoder', 'load_hf_text_model', 'HFTextEncoder', 't5gemma_text_encoder', 'save_tiny_tokenizer',
-           'save_tiny_t5gemma', 'CachedTextEncoder']
+           'drop_captions', 'build_vocab', 'caption_tokens', 'WordTextEncoder', 'rotary_angles', 'RotaryEncoderLayer',
+           'word_encoder_flops', 'load_t5gemma_encoder', 'load_hf_text_model', 'HFTextEncoder', 't5gemma_text_encoder',
+           'save_tiny_tokenizer', 'save_tiny_t5gemma', 'CachedTextEncoder']
 
 # %% ../nbs/04_text.ipynb #1fcce1ac
 T5GEMMA_ID = "google/t5gemma-2b-2b-ul2"  # PRX's text encoder (2304-dim)
@@ -102,14 +105,23 @@ def caption_tokens(caption: str, sentence_ends: bool = False) -> list[str]:
     return [t for sentence in closed for t in (*caption_words(sentence), SENTENCE_END)] + caption_words(last)
 
 # %% ../nbs/04_text.ipynb #8bb0ba98
+def _encoder_layer(dim: int, heads: int) -> nn.TransformerEncoderLayer:
+    "torch's pre-norm encoder layer as the word encoder uses it: a 4x GELU MLP, no dropout."
+    return nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=0.0, activation="gelu",
+                                      batch_first=True, norm_first=True)
+
+
 class WordTextEncoder(TextEncoder):
-    """Word-level embeddings + learned positions + a small pre-norm transformer.
+    """Word-level embeddings + positions + a small pre-norm transformer.
 
     Not pretrained: it is trained together with the denoiser. Padded positions of the output are zero. With
-    `sentence_ends`, a `SENTENCE_END` token closes each sentence (the vocabulary gains it): punctuation is otherwise dropped."""
+    `sentence_ends`, a `SENTENCE_END` token closes each sentence (the vocabulary gains it): punctuation is otherwise dropped.
+    `positions`: "learned" adds a learned vector per position to the words; "rope" rotates queries and keys in every
+    layer instead (`RotaryEncoderLayer`), so attention sees how far apart two words are, not where they stand."""
 
     def __init__(self, vocab: Sequence[str], dim: int = 64, layers: int = 2, heads: int = 4,
-                 max_length: int = 32, seed: int = 0, sentence_ends: bool = False):
+                 max_length: int = 32, seed: int = 0, sentence_ends: bool = False,
+                 positions: Literal["learned", "rope"] = "learned"):
         super().__init__()
         vocab = list(vocab)
         if sentence_ends and SENTENCE_END not in vocab:   # a word list gains the token, in its sorted place
@@ -120,15 +132,19 @@ class WordTextEncoder(TextEncoder):
             raise ValueError("vocab has duplicate words")
         if max_length < 1:
             raise ValueError(f"max_length={max_length}: expected >= 1")
+        if positions not in ("learned", "rope"):
+            raise ValueError(f"positions={positions!r}: expected 'learned' or 'rope'")
         self.vocab, self.dim, self.max_length, self.sentence_ends = vocab, dim, max_length, sentence_ends
+        self.heads, self.positions = heads, positions
         self.word_index = {w: i for i, w in enumerate(vocab)}
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(seed)
             self.embed = nn.Embedding(len(vocab), dim, padding_idx=0)
-            self.position = nn.Parameter(0.02 * torch.randn(max_length, dim))
-            layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=0.0,
-                                               activation="gelu", batch_first=True, norm_first=True)
-            self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+            if positions == "learned":
+                self.position = nn.Parameter(0.02 * torch.randn(max_length, dim))
+                self.layers = nn.TransformerEncoder(_encoder_layer(dim, heads), layers, enable_nested_tensor=False)
+            else:
+                self.layers = nn.ModuleList(RotaryEncoderLayer(dim, heads) for _ in range(layers))
             self.norm = nn.LayerNorm(dim)
 
     @classmethod
@@ -149,9 +165,42 @@ class WordTextEncoder(TextEncoder):
 
     def encode(self, captions: Sequence[str]) -> TextEmbeddings:
         ids, mask = (t.to(self.device) for t in self.tokenize(captions))
-        h = self.embed(ids) + self.position
-        h = self.norm(self.layers(h, src_key_padding_mask=~mask))
+        h = self.embed(ids)
+        if self.positions == "learned":
+            h = self.layers(h + self.position, src_key_padding_mask=~mask)
+        else:
+            rope = rotary_angles(self.dim // self.heads, self.max_length, self.device)
+            for layer in self.layers:
+                h = layer(h, mask, rope)
+        h = self.norm(h)
         return TextEmbeddings(h * mask[..., None], mask)
+
+# %% ../nbs/04_text.ipynb #rope02
+def rotary_angles(head_dim: int, length: int, device: torch.device | str = "cpu",
+                  theta: float = 10_000.0) -> tuple[Tensor, Tensor]:
+    "(cos, sin) of RoPE for positions 0..length-1, each (length, head_dim), in diffusers' interleaved-pair layout."
+    cos, sin = get_1d_rotary_pos_embed(head_dim, length, theta, use_real=True)
+    return cos.to(device), sin.to(device)
+
+
+class RotaryEncoderLayer(nn.Module):
+    """`nn.TransformerEncoderLayer` (pre-norm, 4x GELU MLP, no dropout) whose self-attention rotates queries and keys
+    by position (RoPE). It holds that layer's own submodules, so parameter names and initialisation are torch's."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        base = _encoder_layer(dim, heads)
+        self.self_attn, self.linear1, self.linear2 = base.self_attn, base.linear1, base.linear2
+        self.norm1, self.norm2, self.heads = base.norm1, base.norm2, heads
+
+    def forward(self, h: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
+        "h (B, L, dim); mask (B, L), True on real tokens (keys elsewhere are ignored); rope from `rotary_angles`."
+        qkv = F.linear(self.norm1(h), self.self_attn.in_proj_weight, self.self_attn.in_proj_bias)
+        q, k, v = rearrange(qkv, "b n (three h d) -> three b h n d", three=3, h=self.heads)
+        q, k = apply_rotary_emb(q, rope), apply_rotary_emb(k, rope)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+        h = h + self.self_attn.out_proj(rearrange(attn, "b h n d -> b n (h d)"))
+        return h + self.linear2(F.gelu(self.linear1(self.norm2(h))))
 
 # %% ../nbs/04_text.ipynb #wflops02
 def word_encoder_flops(dim: int, layers: int, max_length: int) -> int:

@@ -53,7 +53,8 @@ def test_seed_script_recipes_inherit_the_baseline():
 def test_score_checkpoints_script_keeps_earlier_names(tmp_path):
     """scripts/score_checkpoints.py: one entry per name, with the checkpoint's step, sampler changes and metrics; a second
     call adds to the file; a sampler change that names the run's own setting samples the same images."""
-    train(load_config(ROOT / "configs/tiny/base.toml", [f"train.out_dir={tmp_path / 'run'}", "train.steps=2", "eval.every=0"]))
+    train(load_config(ROOT / "configs/tiny/base.toml", [f"train.out_dir={tmp_path / 'run'}", "train.steps=2", "eval.every=0",
+                                                       "text.max_length=64"]))   # long enough for the binding probe
     out = tmp_path / "scores.json"
     for name, sampler in (("a", []), ("b", ["--sampler", "eval.steps=4"])):    # configs/tiny samples with 4 steps
         subprocess.run([sys.executable, str(ROOT / "scripts/score_checkpoints.py"), str(out), f"{name}={tmp_path / 'run'}",
@@ -68,3 +69,8 @@ def test_score_checkpoints_script_keeps_earlier_names(tmp_path):
     assert "c" not in json.loads(out.read_text())["checkpoints"]         # nothing scored, nothing lost
     assert stored["a"]["metrics"] == stored["b"]["metrics"]          # same checkpoint, same samples
     assert abs(sum(stored["a"]["metrics"][f"error_breakdown/{k}"] for k in OUTCOMES) - 1) < 1e-6
+    subprocess.run([sys.executable, str(ROOT / "scripts/score_checkpoints.py"), str(out), f"d={tmp_path / 'run'}",
+                    "--metrics", "binding"], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+    probed = json.loads(out.read_text())["checkpoints"]["d"]
+    assert "metrics" not in probed and sorted(probed["binding"]) == ["init", "trained"]      # probes only: nothing sampled
+    assert all(sorted(probed["binding"][w]) == ["colour", "shape"] for w in ("init", "trained"))
