@@ -286,11 +286,11 @@ def binding_probe(encoder: nn.Module, steps: int = 300, batch_size: int = 64, n_
             "colour": (colour_logits.argmax(-1) == target["colour"])[drawn].float().mean().item()}
 
 # %% ../nbs/09a_proxy.ipynb #bind05
-def checkpoint_binding(ckpt: str | Path, **probe) -> dict[str, dict[str, float]]:
+def checkpoint_binding(ckpt: str | Path) -> dict[str, dict[str, float]]:
     "`binding_probe` on a checkpoint's (EMA) text encoder, and on the same encoder as its run initialised it (the floor)."
     cfg, _, trained, _ = load_for_inference(ckpt)
     init = build_text_encoder(cfg, getattr(trained, "vocab", None), torch.device("cpu")).eval()
-    return {"trained": binding_probe(trained, **probe), "init": binding_probe(init, **probe)}
+    return {"trained": binding_probe(trained), "init": binding_probe(init)}
 
 # %% ../nbs/09a_proxy.ipynb #prof01
 def profile_training(cfg: RunConfig, steps: int = 30, top: int = 15) -> tuple[dict, str]:
