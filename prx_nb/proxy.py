@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+from scipy.stats import mannwhitneyu, permutation_test
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,8 +35,8 @@ from .train import benchmark, train
 # %% auto #0
 __all__ = ['PROXY_METRICS', 'PRIMARY_METRIC', 'RECIPE_COLUMNS', 'config_flops_per_sample', 'training_tflop', 'steps_for_tflop',
            'ProxyRun', 'read_run', 'compute_to_reach', 'train_minutes', 'stored_runs', 'score_checkpoint',
-           'seed_summary', 'separation', 'seed_study', 'study_table', 'study_from_runs', 'recipe_rows', 'CellReadout',
-           'binding_probe', 'checkpoint_binding', 'profile_training']
+           'seed_summary', 'separation', 'rank_separation', 'seed_study', 'study_table', 'study_from_runs',
+           'recipe_rows', 'CellReadout', 'binding_probe', 'checkpoint_binding', 'profile_training']
 
 # %% ../nbs/09a_proxy.ipynb #566289ff
 PROXY_METRICS: dict[str, tuple[bool, str]] = {
@@ -163,6 +165,21 @@ def separation(a: Mapping[str, tuple[float, float]], b: Mapping[str, tuple[float
     (ma, sa), (mb, sb) = a[metric], b[metric]
     spread = max(sa, sb)
     return abs(ma - mb) / spread if spread > 0 else (math.inf if ma != mb else 0.0)
+
+
+def rank_separation(a: Sequence[Mapping[str, float]], b: Sequence[Mapping[str, float]], metric: str) -> tuple[float, float]:
+    """How often a run of recipe `a` beats a run of recipe `b` on `metric`: the fraction of all (a, b) seed pairs (ties
+    count half; 1.0 when every seed of a is better than every seed of b; the Mann-Whitney U over the pair count), and its
+    one-sided permutation p-value (exact up to 9999 splits of the runs), the chance of a fraction at least as large if
+    the runs of both recipes were exchangeable. It needs no spread, so it holds where a std misleads: seeds that have or
+    have not yet learned a skill make a bimodal, wide recipe."""
+    if min(len(a), len(b)) < 2:
+        raise ValueError(f"rank_separation: {len(a)} and {len(b)} runs (need 2 or more each)")
+    sign = 1 if PROXY_METRICS.get(metric, (True,))[0] else -1
+    runs = [sign * np.array([r[metric] for r in group]) for group in (a, b)]
+    pairs = lambda x, y, axis: mannwhitneyu(x, y, axis=axis).statistic / (x.shape[axis] * y.shape[axis])
+    test = permutation_test(runs, pairs, permutation_type="independent", alternative="greater", vectorized=True, rng=0)
+    return float(pairs(*runs, axis=0)), float(test.pvalue)
 
 # %% ../nbs/09a_proxy.ipynb #4faf444a
 def seed_study(recipes: Mapping[str, tuple[str | Path, Sequence[str]]], seeds: Sequence[int], tflop: float,
