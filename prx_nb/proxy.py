@@ -102,10 +102,15 @@ def read_run(out_dir: str | Path) -> ProxyRun:
     return run
 
 
+def _higher_is_better(metric: str) -> bool:
+    "A metric's direction: `PROXY_METRICS` says; any other logged metric (an accuracy, `attribute_accuracy/empty`) is a score."
+    return PROXY_METRICS.get(metric, (True,))[0]
+
+
 def compute_to_reach(evals: Sequence[Mapping], thresholds: Mapping[str, float]) -> dict | None:
     "The first evaluation record meeting every threshold (a higher-is-better metric >= it, else <= it); None if none does."
     for record in sorted(evals, key=lambda r: r["step"]):
-        if all(k in record and (record[k] >= v if PROXY_METRICS.get(k, (True,))[0] else record[k] <= v)
+        if all(k in record and (record[k] >= v if _higher_is_better(k) else record[k] <= v)
                for k, v in thresholds.items()):
             return dict(record)
     return None
@@ -175,7 +180,7 @@ def rank_separation(a: Sequence[Mapping[str, float]], b: Sequence[Mapping[str, f
     have not yet learned a skill make a bimodal, wide recipe."""
     if min(len(a), len(b)) < 2:
         raise ValueError(f"rank_separation: {len(a)} and {len(b)} runs (need 2 or more each)")
-    sign = 1 if PROXY_METRICS.get(metric, (True,))[0] else -1
+    sign = 1 if _higher_is_better(metric) else -1
     runs = [sign * np.array([r[metric] for r in group]) for group in (a, b)]
     pairs = lambda x, y, axis: mannwhitneyu(x, y, axis=axis).statistic / (x.shape[axis] * y.shape[axis])
     test = permutation_test(runs, pairs, permutation_type="independent", alternative="greater", vectorized=True, rng=0)
